@@ -1,0 +1,50 @@
+//! The UCloud API client: credentials, signing, requests, paging and retries for `DescribeImage`.
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// One `UHostImageSet` as the API returns it. Unknown fields are ignored and missing optional
+/// ones default, because the API adds fields over time and omits empty ones.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Image {
+    pub image_id: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub image_name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub zone: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub os_type: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub os_name: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub image_type: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub func_type: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub state: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub features: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub vendor: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub create_time: i64,
+    #[serde(default, deserialize_with = "null_default")]
+    pub maintain_eol: String,
+    #[serde(
+        default,
+        rename = "SupportedGPUTypes",
+        deserialize_with = "null_default"
+    )]
+    pub supported_gpu_types: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub scene_categories: Vec<String>,
+}
+
+/// The API sends `null` for empty lists and strings now and then; treat it as empty.
+fn null_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
