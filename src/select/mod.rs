@@ -1,11 +1,23 @@
 //! Selection: apply an entry's filters to a listing and pick one image by its `select` rule.
 //!
 //! Pure functions over [`Image`]s; the clock comes in through [`Context`] so results are testable.
+//! [`filter`] lives in `filter.rs`, [`rank`] in `rank.rs`, and the human-readable reports of the
+//! funnel and of failures in `report.rs`.
+
+mod filter;
+mod rank;
+mod report;
 
 use jiff::Timestamp;
 
-use crate::spec::{Filters, ImageQuery, Selection};
+use crate::spec::{ImageQuery, Selection};
 use crate::ucloud::Image;
+
+pub use filter::filter;
+pub use rank::rank;
+
+/// At most this many candidates are listed when `only` finds several.
+pub const AMBIGUOUS_LISTED: usize = 10;
 
 /// What the filters need to know about the world.
 #[derive(Debug, Clone, Copy)]
@@ -37,31 +49,186 @@ pub struct FunnelStep {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SelectError {
-    NoMatch { funnel: Funnel },
+    NoMatch {
+        funnel: Funnel,
+    },
     /// `only` found several candidates; up to 10 of them, ranked as `newest`.
-    Ambiguous { count: usize, candidates: Vec<Image> },
+    Ambiguous {
+        count: usize,
+        candidates: Vec<Image>,
+    },
 }
 
-/// Applies every filter, in SPEC §2's order, recording the funnel.
-pub fn filter<'a>(
-    _filters: &Filters,
-    _images: &'a [Image],
-    _ctx: &Context,
-) -> (Vec<&'a Image>, Funnel) {
-    todo!("select helper")
-}
+impl std::error::Error for SelectError {}
 
-/// Sorts candidates best first by the rule (ties as SPEC §2 says); `highest_version` drops images
-/// without a version.
-pub fn rank(_selection: Selection, _candidates: &mut Vec<&Image>) {
-    todo!("select helper")
-}
+/// The funnel step `choose` adds for `highest_version`, which drops images without a version.
+pub(crate) const HAS_VERSION_STEP: &str = "select highest_version (has a version)";
 
 /// Filters and ranks, returning the pick or why there is none.
 pub fn choose<'a>(
-    _query: &ImageQuery,
-    _images: &'a [Image],
-    _ctx: &Context,
+    query: &ImageQuery,
+    images: &'a [Image],
+    ctx: &Context,
 ) -> Result<&'a Image, SelectError> {
-    todo!("select helper")
+    let (mut candidates, mut funnel) = filter(&query.filters, images, ctx);
+    rank(query.select, &mut candidates);
+    if query.select == Selection::HighestVersion {
+        // Ranking silently drops versionless images; show that in the funnel so an empty result
+        // is explained.
+        funnel.steps.push(FunnelStep {
+            filter: HAS_VERSION_STEP.to_string(),
+            kept: candidates.len(),
+        });
+    }
+    match candidates.as_slice() {
+        [] => Err(SelectError::NoMatch { funnel }),
+        [only] => Ok(only),
+        [first, ..] if query.select != Selection::Only => Ok(first),
+        several => Err(SelectError::Ambiguous {
+            count: several.len(),
+            candidates: several
+                .iter()
+                .take(AMBIGUOUS_LISTED)
+                .map(|image| (*image).clone())
+                .collect(),
+        }),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::ucloud::Image;
+
+    /// An Available Linux Base image with the given id, name and CreateTime.
+    pub fn image(id: &str, name: &str, create_time: i64) -> Image {
+        Image {
+            image_id: id.to_string(),
+            image_name: name.to_string(),
+            os_name: name.to_string(),
+            os_type: "Linux".to_string(),
+            image_type: "Base".to_string(),
+            func_type: "uhost".to_string(),
+            state: "Available".to_string(),
+            create_time,
+            ..Image::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::image;
+    use super::*;
+    use crate::spec::{Filters, OsType, Pattern};
+
+    fn query(select: Selection, filters: Filters) -> ImageQuery {
+        ImageQuery {
+            name: "web".into(),
+            regions: vec!["cn-bj2".into()],
+            zone: None,
+            project_id: None,
+            filters,
+            select,
+        }
+    }
+
+    fn ctx() -> Context {
+        Context {
+            now: "2025-06-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn picks_newest_by_default() {
+        let images = [
+            image("uimage-a", "Ubuntu 20.04", 10),
+            image("uimage-b", "Ubuntu 22.04", 20),
+        ];
+        let pick = choose(
+            &query(Selection::Newest, Filters::default()),
+            &images,
+            &ctx(),
+        )
+        .unwrap();
+        assert_eq!(pick.image_id, "uimage-b");
+    }
+
+    #[test]
+    fn no_match_carries_the_funnel() {
+        let images = [image("uimage-a", "Ubuntu 20.04", 10)];
+        let filters = Filters {
+            os_type: Some(OsType::Windows),
+            ..Filters::default()
+        };
+        let err = choose(&query(Selection::Newest, filters), &images, &ctx()).unwrap_err();
+        let SelectError::NoMatch { funnel } = err else {
+            panic!("expected NoMatch, got {err:?}");
+        };
+        assert_eq!(funnel.total, 1);
+        assert_eq!(funnel.steps[0].filter, "os_type = Windows");
+        assert_eq!(funnel.steps[0].kept, 0);
+    }
+
+    #[test]
+    fn highest_version_without_versions_is_no_match_with_a_step() {
+        let images = [
+            image("uimage-a", "Custom", 10),
+            image("uimage-b", "mine", 20),
+        ];
+        let err = choose(
+            &query(Selection::HighestVersion, Filters::default()),
+            &images,
+            &ctx(),
+        )
+        .unwrap_err();
+        let SelectError::NoMatch { funnel } = err else {
+            panic!("expected NoMatch, got {err:?}");
+        };
+        let last = funnel.steps.last().unwrap();
+        assert_eq!(last.filter, HAS_VERSION_STEP);
+        assert_eq!(last.kept, 0);
+        assert_eq!(funnel.steps[last_index(&funnel) - 1].kept, 2);
+    }
+
+    fn last_index(funnel: &Funnel) -> usize {
+        funnel.steps.len() - 1
+    }
+
+    #[test]
+    fn only_with_one_candidate_picks_it() {
+        let images = [
+            image("uimage-a", "Ubuntu 20.04", 10),
+            image("uimage-b", "Debian 12", 20),
+        ];
+        let filters = Filters {
+            name: Some(Pattern {
+                source: "Debian".into(),
+                regex: regex::Regex::new("Debian").unwrap(),
+            }),
+            ..Filters::default()
+        };
+        let pick = choose(&query(Selection::Only, filters), &images, &ctx()).unwrap();
+        assert_eq!(pick.image_id, "uimage-b");
+    }
+
+    #[test]
+    fn only_with_several_lists_at_most_ten_ranked_newest() {
+        let images: Vec<Image> = (0..13)
+            .map(|i| image(&format!("uimage-{i:02}"), "Ubuntu 22.04", 100 + i))
+            .collect();
+        let err = choose(&query(Selection::Only, Filters::default()), &images, &ctx()).unwrap_err();
+        let SelectError::Ambiguous { count, candidates } = err else {
+            panic!("expected Ambiguous, got {err:?}");
+        };
+        assert_eq!(count, 13);
+        assert_eq!(candidates.len(), AMBIGUOUS_LISTED);
+        assert_eq!(candidates[0].image_id, "uimage-12");
+        assert_eq!(candidates[9].image_id, "uimage-03");
+    }
+
+    #[test]
+    fn only_with_zero_is_no_match() {
+        let err = choose(&query(Selection::Only, Filters::default()), &[], &ctx()).unwrap_err();
+        assert!(matches!(err, SelectError::NoMatch { ref funnel } if funnel.total == 0));
+    }
 }
