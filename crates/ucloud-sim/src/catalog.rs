@@ -120,6 +120,13 @@ impl Catalog {
         }
     }
 
+    /// Adds an empty region at the end unless it exists.
+    pub fn add_region(&mut self, region: &str) {
+        if !self.0.iter().any(|(r, _)| r == region) {
+            self.0.push((region.to_owned(), Vec::new()));
+        }
+    }
+
     /// Removes every image with this id from every region; true if any was removed.
     pub fn remove(&mut self, image_id: &str) -> bool {
         let mut removed = false;

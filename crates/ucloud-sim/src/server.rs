@@ -2,6 +2,7 @@
 //! parallel clients are served concurrently. Routes `/__sim/*` to the control endpoints and
 //! everything else to the API.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +47,9 @@ pub(crate) struct State {
 pub(crate) struct SimBody {
     data: Option<Bytes>,
     fail: bool,
+    /// Holds the failure back until hyper has flushed the partial body; failing at once would
+    /// make hyper drop the buffered head too, turning a truncation into a reset.
+    delay: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl SimBody {
@@ -53,6 +57,7 @@ impl SimBody {
         SimBody {
             data: Some(data.into()),
             fail: false,
+            delay: None,
         }
     }
 }
@@ -63,10 +68,16 @@ impl Body for SimBody {
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         if let Some(d) = self.data.take() {
             return Poll::Ready(Some(Ok(Frame::data(d))));
+        }
+        if let Some(delay) = self.delay.as_mut() {
+            if delay.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.delay = None;
         }
         if self.fail {
             self.fail = false;
@@ -223,6 +234,7 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Si
         *resp.body_mut() = SimBody {
             data: Some(Bytes::from(full[..cut].to_vec())),
             fail: true,
+            delay: Some(Box::pin(tokio::time::sleep(Duration::from_millis(50)))),
         };
     }
     Ok(resp)
