@@ -55,8 +55,8 @@ struct ServeArgs {
     #[arg(long, default_value_t = 30_000)]
     slow_ms: u64,
     /// Comma-separated fault kinds to draw from: http_503,http_502,http_429,retcode_2000,reset,truncated,slow.
-    #[arg(long, value_parser = Fault::parse_list)]
-    faults: Option<Vec<Fault>>,
+    #[arg(long, value_name = "LIST")]
+    faults: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -105,6 +105,8 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> Result<(), String> {
+    // Checked before the catalog so a typo fails fast whatever the catalog's size.
+    let kinds = args.faults.as_deref().map(Fault::parse_list).transpose()?;
     let catalog = Catalog::load(&args.catalog)?;
     let mut config = SimConfig::new(catalog);
     config.listen = args.listen;
@@ -116,7 +118,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     config.fault_rate = args.fault_rate;
     config.seed = args.seed;
     config.slow = Duration::from_millis(args.slow_ms);
-    if let Some(kinds) = args.faults {
+    if let Some(kinds) = kinds {
         config.fault_kinds = kinds;
     }
     let sim =
