@@ -1,6 +1,17 @@
 //! The UCloud API client: credentials, signing, requests, paging and retries for `DescribeImage`.
 
+mod client;
+mod credentials;
+mod endpoint;
+mod retry;
+mod sign;
+
 use serde::{Deserialize, Deserializer, Serialize};
+
+pub use client::{Client, ClientOptions, MAX_IDS_PER_REQUEST, RequestEvent};
+pub use credentials::{Credentials, Settings, load_settings};
+pub use endpoint::{DEFAULT_ENDPOINT, Endpoint};
+pub use sign::{PrivateKey, sign};
 
 /// One `UHostImageSet` as the API returns it. Unknown fields are ignored and missing optional
 /// ones default, because the API adds fields over time and omits empty ones.

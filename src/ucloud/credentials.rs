@@ -1,0 +1,498 @@
+//! Where credentials and per-profile settings come from (SPEC §5): the environment first, then
+//! the official UCloud CLI's shared files, so users who already ran `ucloud init` need nothing new.
+//!
+//! The environment is injected as a function so tests never read the real `HOME` or keys.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::sign::PrivateKey;
+use crate::error::Error;
+
+/// A key pair. `Debug` shows the public key only; the private key is redacted by its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub public_key: String,
+    pub private_key: PrivateKey,
+}
+
+/// Everything the environment and the shared files say about how to call the API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// `None` when nothing is configured; commands that need the API turn that into exit 2.
+    pub credentials: Option<Credentials>,
+    pub region: Option<String>,
+    pub project_id: Option<String>,
+    pub base_url: Option<String>,
+    pub timeout: Option<Duration>,
+    /// Things the user should fix but that do not stop the run (e.g. a world-readable key file).
+    pub warnings: Vec<String>,
+}
+
+/// One entry of `credential.json`.
+#[derive(Debug, Deserialize)]
+struct CredentialEntry {
+    #[serde(default)]
+    public_key: String,
+    #[serde(default)]
+    private_key: String,
+    #[serde(default)]
+    profile: Option<String>,
+}
+
+/// One entry of `config.json`; the CLI writes more fields (zone, retries, …) that do not apply.
+#[derive(Debug, Deserialize)]
+struct ConfigEntry {
+    #[serde(default)]
+    profile: Option<String>,
+    #[serde(default)]
+    active: bool,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    project_id: Option<String>,
+    #[serde(default)]
+    base_url: Option<String>,
+    #[serde(default)]
+    timeout_sec: Option<u64>,
+}
+
+/// The profile name the official CLI gives entries that have none, and uses when none is active.
+const DEFAULT_PROFILE: &str = "default";
+
+/// Reads the settings for `profile` (from `--profile` / `UCLOUD_PROFILE`), or the active one.
+///
+/// `UCLOUD_PUBLIC_KEY` + `UCLOUD_PRIVATE_KEY` win over the credential file. Missing files are
+/// fine (no credentials); malformed ones, an unknown explicit profile, or only one of the two
+/// keys are configuration errors (exit 2).
+pub fn load_settings(
+    profile: Option<&str>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, Error> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let mut settings = Settings::default();
+
+    let env_credentials = match (var("UCLOUD_PUBLIC_KEY"), var("UCLOUD_PRIVATE_KEY")) {
+        (Some(public_key), Some(private_key)) => Some(Credentials {
+            public_key: public_key.trim().to_string(),
+            private_key: PrivateKey::new(private_key.trim()),
+        }),
+        (Some(_), None) => {
+            return Err(Error::Invalid(
+                "UCLOUD_PUBLIC_KEY is set but UCLOUD_PRIVATE_KEY is not; set both or neither"
+                    .into(),
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(Error::Invalid(
+                "UCLOUD_PRIVATE_KEY is set but UCLOUD_PUBLIC_KEY is not; set both or neither"
+                    .into(),
+            ));
+        }
+        (None, None) => None,
+    };
+
+    let home = var("HOME").map(PathBuf::from);
+    let shared_path = |override_var: &str, file: &str| {
+        var(override_var)
+            .map(PathBuf::from)
+            .or_else(|| home.as_ref().map(|h| h.join(".ucloud").join(file)))
+    };
+    let credential_path = shared_path("UCLOUD_SHARED_CREDENTIAL_FILE", "credential.json");
+    let config_path = shared_path("UCLOUD_SHARED_CONFIG_FILE", "config.json");
+
+    let config: Vec<ConfigEntry> = match &config_path {
+        Some(path) => read_list(path, "a JSON list of {profile, active, region, ...}")?,
+        None => Vec::new(),
+    };
+    // Only read the key file when the environment does not already provide keys.
+    let credential_file = match (&env_credentials, &credential_path) {
+        (None, Some(path)) => read_text(path)?.map(|text| (path.clone(), text)),
+        _ => None,
+    };
+    let credential_entries: Vec<CredentialEntry> = match &credential_file {
+        Some((path, text)) => parse_list(
+            path,
+            text,
+            "a JSON list of {public_key, private_key, profile}",
+        )?,
+        None => Vec::new(),
+    };
+
+    let explicit = profile
+        .map(str::to_string)
+        .or_else(|| var("UCLOUD_PROFILE"))
+        .map(|p| p.trim().to_string());
+    let selected = explicit
+        .clone()
+        .or_else(|| {
+            config
+                .iter()
+                .find(|c| c.active)
+                .map(|c| profile_name(&c.profile).to_string())
+        })
+        .unwrap_or_else(|| DEFAULT_PROFILE.to_string());
+
+    let config_entry = config.iter().find(|c| profile_name(&c.profile) == selected);
+    let credential_entry = credential_entries
+        .iter()
+        .find(|c| profile_name(&c.profile) == selected);
+
+    if explicit.is_some() && config_entry.is_none() && credential_entry.is_none() {
+        let mut known: Vec<&str> = config
+            .iter()
+            .map(|c| profile_name(&c.profile))
+            .chain(credential_entries.iter().map(|c| profile_name(&c.profile)))
+            .collect();
+        known.sort_unstable();
+        known.dedup();
+        let message = format!(
+            "profile {selected:?} is not in {} or {} (known profiles: {})",
+            describe(&credential_path),
+            describe(&config_path),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            },
+        );
+        if env_credentials.is_none() {
+            return Err(Error::Invalid(message));
+        }
+        settings.warnings.push(message);
+    }
+
+    settings.credentials = match env_credentials {
+        Some(credentials) => Some(credentials),
+        None => match (credential_entry, &credential_file) {
+            (Some(entry), Some((path, _))) => Some(file_credentials(entry, path, &selected)?),
+            _ => None,
+        },
+    };
+    if let (Some(_), Some((path, _))) = (&settings.credentials, &credential_file)
+        && let Some(warning) = permission_warning(path)
+    {
+        settings.warnings.push(warning);
+    }
+
+    if let Some(entry) = config_entry {
+        let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        settings.region = non_empty(&entry.region);
+        settings.project_id = non_empty(&entry.project_id);
+        settings.base_url = non_empty(&entry.base_url);
+        settings.timeout = entry
+            .timeout_sec
+            .filter(|s| *s > 0)
+            .map(Duration::from_secs);
+    }
+    Ok(settings)
+}
+
+fn profile_name(profile: &Option<String>) -> &str {
+    profile
+        .as_deref()
+        .filter(|p| !p.is_empty())
+        .unwrap_or(DEFAULT_PROFILE)
+}
+
+fn describe(path: &Option<PathBuf>) -> String {
+    match path {
+        Some(path) => path.display().to_string(),
+        None => "the shared files (HOME is not set)".to_string(),
+    }
+}
+
+fn file_credentials(
+    entry: &CredentialEntry,
+    path: &Path,
+    profile: &str,
+) -> Result<Credentials, Error> {
+    let public_key = entry.public_key.trim();
+    let private_key = entry.private_key.trim();
+    match (public_key.is_empty(), private_key.is_empty()) {
+        (false, false) => Ok(Credentials {
+            public_key: public_key.to_string(),
+            private_key: PrivateKey::new(private_key),
+        }),
+        (true, true) => Err(Error::Invalid(format!(
+            "{}: profile {profile:?} has no public_key or private_key",
+            path.display()
+        ))),
+        (true, false) => Err(Error::Invalid(format!(
+            "{}: profile {profile:?} has a private_key but no public_key",
+            path.display()
+        ))),
+        (false, true) => Err(Error::Invalid(format!(
+            "{}: profile {profile:?} has a public_key but no private_key",
+            path.display()
+        ))),
+    }
+}
+
+/// The file's text, or `None` when it does not exist.
+fn read_text(path: &Path) -> Result<Option<String>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::Invalid(format!(
+            "{}: cannot read: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn read_list<T: for<'de> Deserialize<'de>>(path: &Path, expected: &str) -> Result<Vec<T>, Error> {
+    match read_text(path)? {
+        Some(text) => parse_list(path, &text, expected),
+        None => Ok(Vec::new()),
+    }
+}
+
+fn parse_list<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    text: &str,
+    expected: &str,
+) -> Result<Vec<T>, Error> {
+    // The CLI leaves an empty file behind after `ucloud config delete`; that means no profiles.
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(text).map_err(|e| {
+        Error::Invalid(format!(
+            "{}: not a valid UCloud CLI file ({e}); expected {expected}",
+            path.display()
+        ))
+    })
+}
+
+#[cfg(unix)]
+fn permission_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "{} holds a private key but is readable by group or others (mode {:o}); run `chmod 600 {}`",
+            path.display(),
+            mode & 0o777,
+            path.display()
+        )
+    })
+}
+
+#[cfg(not(unix))]
+fn permission_warning(_path: &Path) -> Option<String> {
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    struct Home {
+        dir: tempfile::TempDir,
+        vars: HashMap<String, String>,
+    }
+
+    impl Home {
+        fn new() -> Self {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let mut vars = HashMap::new();
+            vars.insert("HOME".to_string(), dir.path().display().to_string());
+            Self { dir, vars }
+        }
+
+        fn write(&self, relative: &str, text: &str) -> PathBuf {
+            let path = self.dir.path().join(relative);
+            std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+            std::fs::write(&path, text).expect("write");
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                    .expect("chmod");
+            }
+            path
+        }
+
+        fn set(&mut self, name: &str, value: &str) {
+            self.vars.insert(name.to_string(), value.to_string());
+        }
+
+        fn load(&self, profile: Option<&str>) -> Result<Settings, Error> {
+            let vars = self.vars.clone();
+            load_settings(profile, &move |name| vars.get(name).cloned())
+        }
+    }
+
+    const CREDENTIALS: &str = r#"[
+        {"public_key": "pub-default", "private_key": "priv-default", "profile": "default"},
+        {"public_key": "pub-work", "private_key": "priv-work", "profile": "work"}
+    ]"#;
+    const CONFIG: &str = r#"[
+        {"profile": "default", "active": false, "region": "cn-bj2", "project_id": "org-d",
+         "base_url": "https://api.ucloud.cn/", "timeout_sec": 15, "zone": "cn-bj2-02"},
+        {"profile": "work", "active": true, "region": "hk", "project_id": "org-w",
+         "base_url": "", "timeout_sec": 0}
+    ]"#;
+
+    fn public_key(settings: &Settings) -> Option<&str> {
+        settings.credentials.as_ref().map(|c| c.public_key.as_str())
+    }
+
+    fn invalid(result: Result<Settings, Error>) -> String {
+        match result {
+            Err(Error::Invalid(message)) => message,
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn nothing_configured_means_no_credentials() {
+        let settings = Home::new().load(None).expect("loads");
+        assert_eq!(settings, Settings::default());
+    }
+
+    #[test]
+    fn environment_keys_win_over_files() {
+        let mut home = Home::new();
+        home.write(".ucloud/credential.json", CREDENTIALS);
+        home.write(".ucloud/config.json", CONFIG);
+        home.set("UCLOUD_PUBLIC_KEY", "pub-env");
+        home.set("UCLOUD_PRIVATE_KEY", "priv-env");
+        let settings = home.load(None).expect("loads");
+        let credentials = settings.credentials.expect("credentials");
+        assert_eq!(credentials.public_key, "pub-env");
+        assert_eq!(credentials.private_key.expose(), "priv-env");
+        // The config file still supplies the active profile's region.
+        assert_eq!(settings.region.as_deref(), Some("hk"));
+    }
+
+    #[test]
+    fn only_one_environment_key_is_an_error() {
+        let mut home = Home::new();
+        home.set("UCLOUD_PUBLIC_KEY", "pub-env");
+        assert!(invalid(home.load(None)).contains("UCLOUD_PRIVATE_KEY"));
+        let mut home = Home::new();
+        home.set("UCLOUD_PRIVATE_KEY", "priv-env");
+        assert!(invalid(home.load(None)).contains("UCLOUD_PUBLIC_KEY"));
+    }
+
+    #[test]
+    fn active_profile_is_used_by_default() {
+        let home = Home::new();
+        home.write(".ucloud/credential.json", CREDENTIALS);
+        home.write(".ucloud/config.json", CONFIG);
+        let settings = home.load(None).expect("loads");
+        assert_eq!(public_key(&settings), Some("pub-work"));
+        assert_eq!(settings.region.as_deref(), Some("hk"));
+        assert_eq!(settings.project_id.as_deref(), Some("org-w"));
+        assert_eq!(settings.base_url, None);
+        assert_eq!(settings.timeout, None);
+        assert!(settings.warnings.is_empty(), "{:?}", settings.warnings);
+    }
+
+    #[test]
+    fn explicit_profile_wins_over_active() {
+        let mut home = Home::new();
+        home.write(".ucloud/credential.json", CREDENTIALS);
+        home.write(".ucloud/config.json", CONFIG);
+        let settings = home.load(Some("default")).expect("loads");
+        assert_eq!(public_key(&settings), Some("pub-default"));
+        assert_eq!(settings.region.as_deref(), Some("cn-bj2"));
+        assert_eq!(settings.base_url.as_deref(), Some("https://api.ucloud.cn/"));
+        assert_eq!(settings.timeout, Some(Duration::from_secs(15)));
+
+        home.set("UCLOUD_PROFILE", "default");
+        let settings = home.load(None).expect("loads");
+        assert_eq!(public_key(&settings), Some("pub-default"));
+    }
+
+    #[test]
+    fn without_config_the_default_profile_is_used() {
+        let home = Home::new();
+        home.write(".ucloud/credential.json", CREDENTIALS);
+        let settings = home.load(None).expect("loads");
+        assert_eq!(public_key(&settings), Some("pub-default"));
+    }
+
+    #[test]
+    fn unknown_profile_is_an_error_naming_the_file() {
+        let home = Home::new();
+        let path = home.write(".ucloud/credential.json", CREDENTIALS);
+        let message = invalid(home.load(Some("staging")));
+        assert!(message.contains("staging"), "{message}");
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("default, work"), "{message}");
+    }
+
+    #[test]
+    fn override_paths_replace_home() {
+        let mut home = Home::new();
+        home.write(".ucloud/credential.json", CREDENTIALS);
+        let other = home.write(
+            "elsewhere/keys.json",
+            r#"[{"public_key": "pub-other", "private_key": "priv-other"}]"#,
+        );
+        let config = home.write(
+            "elsewhere/config.json",
+            r#"[{"profile": "default", "active": true, "region": "us-ca"}]"#,
+        );
+        home.set(
+            "UCLOUD_SHARED_CREDENTIAL_FILE",
+            &other.display().to_string(),
+        );
+        home.set("UCLOUD_SHARED_CONFIG_FILE", &config.display().to_string());
+        let settings = home.load(None).expect("loads");
+        assert_eq!(public_key(&settings), Some("pub-other"));
+        assert_eq!(settings.region.as_deref(), Some("us-ca"));
+    }
+
+    #[test]
+    fn malformed_files_are_errors_naming_the_file() {
+        let home = Home::new();
+        let path = home.write(".ucloud/credential.json", "{not json");
+        let message = invalid(home.load(None));
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("public_key"), "{message}");
+
+        let home = Home::new();
+        let path = home.write(".ucloud/config.json", r#"{"profile": "default"}"#);
+        let message = invalid(home.load(None));
+        assert!(message.contains(&path.display().to_string()), "{message}");
+
+        let home = Home::new();
+        home.write(
+            ".ucloud/credential.json",
+            r#"[{"public_key": "pub", "private_key": "", "profile": "default"}]"#,
+        );
+        assert!(invalid(home.load(None)).contains("no private_key"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn readable_key_file_gets_a_warning() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = Home::new();
+        let path = home.write(".ucloud/credential.json", CREDENTIALS);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let settings = home.load(None).expect("loads");
+        assert_eq!(public_key(&settings), Some("pub-default"));
+        assert_eq!(settings.warnings.len(), 1, "{:?}", settings.warnings);
+        assert!(settings.warnings[0].contains("chmod 600"));
+        assert!(settings.warnings[0].contains("644"));
+    }
+
+    #[test]
+    fn debug_never_shows_the_private_key() {
+        let home = Home::new();
+        home.write(".ucloud/credential.json", CREDENTIALS);
+        let settings = home.load(None).expect("loads");
+        let shown = format!("{settings:?}");
+        assert!(shown.contains("pub-default"));
+        assert!(!shown.contains("priv-default"), "{shown}");
+    }
+}

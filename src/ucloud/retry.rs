@@ -1,0 +1,105 @@
+//! When to try a failed request again (SPEC §6): which failures are transient, and how long to wait.
+//!
+//! `DescribeImage` is a read, so repeating it is always safe; the limits are there so a broken
+//! endpoint fails the run in bounded time instead of hanging a deploy pipeline.
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// The first delay before a retry; it doubles each time up to [`MAX_DELAY`].
+pub const BASE_DELAY: Duration = Duration::from_millis(200);
+pub const MAX_DELAY: Duration = Duration::from_secs(5);
+
+/// How one attempt went wrong.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth another try: the network, an overloaded server, a garbled body. The text says what
+    /// happened, for the final error if every attempt fails.
+    Transient(String),
+    /// Retrying cannot help (refused credentials, bad parameters); fail now.
+    Fatal(Error),
+}
+
+/// HTTP statuses that mean "try again later".
+pub fn is_transient_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504)
+}
+
+/// API RetCodes from 2000 up are server-side trouble; everything below is about the request.
+pub fn is_transient_ret_code(ret_code: i64) -> bool {
+    ret_code >= 2000
+}
+
+/// The delay before retry number `retry` (1 for the first retry): exponential backoff with full
+/// jitter, so many clients failing at once do not come back in lockstep.
+pub fn backoff(retry: u32) -> Duration {
+    backoff_with(retry, fastrand::f64())
+}
+
+/// [`backoff`] with the random fraction in `[0, 1)` given, for tests.
+pub fn backoff_with(retry: u32, fraction: f64) -> Duration {
+    let exponent = retry.saturating_sub(1).min(16);
+    let ceiling = BASE_DELAY.saturating_mul(1 << exponent).min(MAX_DELAY);
+    ceiling.mul_f64(fraction.clamp(0.0, 1.0))
+}
+
+/// Whether another attempt fits: attempts left, and the sleep before it ends within the budget.
+pub fn should_retry(
+    attempts_made: u32,
+    max_attempts: u32,
+    elapsed: Duration,
+    next_delay: Duration,
+    budget: Duration,
+) -> bool {
+    attempts_made < max_attempts && elapsed + next_delay <= budget
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let almost_one = 0.999_999;
+        let ceilings: Vec<u128> = (1..=8)
+            .map(|r| backoff_with(r, almost_one).as_millis())
+            .collect();
+        assert_eq!(ceilings, [199, 399, 799, 1599, 3199, 4999, 4999, 4999]);
+        assert_eq!(backoff_with(1, 0.0), Duration::ZERO);
+        assert_eq!(backoff_with(u32::MAX, 0.5), MAX_DELAY / 2);
+    }
+
+    #[test]
+    fn jittered_backoff_stays_under_the_ceiling() {
+        for retry in 1..10 {
+            let delay = backoff(retry);
+            assert!(delay <= MAX_DELAY);
+            assert!(delay <= BASE_DELAY * (1 << (retry - 1)));
+        }
+    }
+
+    #[test]
+    fn transient_statuses_and_codes() {
+        for status in [429, 500, 502, 503, 504] {
+            assert!(is_transient_status(status));
+        }
+        for status in [200, 400, 401, 403, 404, 501] {
+            assert!(!is_transient_status(status));
+        }
+        assert!(is_transient_ret_code(2000));
+        assert!(is_transient_ret_code(2501));
+        for code in [0, 160, 171, 172, 230, 1999] {
+            assert!(!is_transient_ret_code(code));
+        }
+    }
+
+    #[test]
+    fn retries_stop_at_attempts_or_budget() {
+        let second = Duration::from_secs(1);
+        assert!(should_retry(1, 6, second, second, 30 * second));
+        assert!(!should_retry(6, 6, second, second, 30 * second));
+        assert!(!should_retry(1, 6, 29 * second, 2 * second, 30 * second));
+        assert!(should_retry(1, 6, 28 * second, 2 * second, 30 * second));
+    }
+}
