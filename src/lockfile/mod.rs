@@ -1,0 +1,247 @@
+//! The lockfile (`imagelock.lock`): format, digest of each entry's effective query, atomic write.
+//!
+//! `format.rs` renders and parses the exact bytes of SPEC §3, `digest.rs` hashes an entry's
+//! effective query, `write.rs` replaces the file atomically. This module holds the types and the
+//! comparison against a spec.
+
+mod digest;
+mod format;
+mod write;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::spec::Spec;
+use crate::ucloud::Image;
+
+pub use digest::digest;
+pub use format::{HEADER, MAX_LOCKFILE_BYTES};
+
+/// The only lockfile format version this imagelock reads and writes.
+pub const LOCKFILE_VERSION: u64 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lockfile {
+    pub images: BTreeMap<String, LockedImage>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedImage {
+    /// `sha256:<hex>` of the entry's effective query.
+    pub digest: String,
+    /// By region.
+    pub pins: BTreeMap<String, Pin>,
+}
+
+/// The image chosen for one entry in one region, with enough about it to review a diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pin {
+    pub image_id: String,
+    pub image_name: String,
+    pub os_name: String,
+    pub os_type: String,
+    pub image_type: String,
+    pub create_time: i64,
+    pub features: Vec<String>,
+}
+
+impl From<&Image> for Pin {
+    fn from(image: &Image) -> Self {
+        // Sorted and distinct, so a reordering by the API never shows up as a diff.
+        let mut features = image.features.clone();
+        features.sort();
+        features.dedup();
+        Self {
+            image_id: image.image_id.clone(),
+            image_name: image.image_name.clone(),
+            os_name: image.os_name.clone(),
+            os_type: image.os_type.clone(),
+            image_type: image.image_type.clone(),
+            create_time: image.create_time,
+            features,
+        }
+    }
+}
+
+/// How a lockfile differs from its spec. Each list is sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Staleness {
+    /// In the spec, not in the lock.
+    pub missing: Vec<String>,
+    /// In both, but the digest (or the set of pinned regions) differs.
+    pub changed: Vec<String>,
+    /// In the lock, not in the spec.
+    pub extra: Vec<String>,
+}
+
+impl Staleness {
+    pub fn is_fresh(&self) -> bool {
+        self.missing.is_empty() && self.changed.is_empty() && self.extra.is_empty()
+    }
+}
+
+impl Lockfile {
+    /// Reads the lockfile; `Ok(None)` when it does not exist.
+    pub fn load(path: &Path) -> Result<Option<Self>, Error> {
+        format::load(path)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Self, Error> {
+        format::parse(text, path)
+    }
+
+    /// The exact bytes of the file: header comment, then the entries, deterministic.
+    pub fn render(&self) -> String {
+        format::render(self)
+    }
+
+    /// Writes atomically unless the file already holds these bytes; returns whether it wrote.
+    pub fn write(&self, path: &Path) -> Result<bool, Error> {
+        write::write_if_changed(path, self.render().as_bytes())
+    }
+
+    /// Compares against the spec without any network.
+    pub fn staleness(&self, spec: &Spec) -> Staleness {
+        let mut staleness = Staleness::default();
+        for (name, query) in &spec.images {
+            let Some(locked) = self.images.get(name) else {
+                staleness.missing.push(name.clone());
+                continue;
+            };
+            let mut wanted: Vec<&String> = query.regions.iter().collect();
+            wanted.sort();
+            wanted.dedup();
+            let pinned: Vec<&String> = locked.pins.keys().collect();
+            if locked.digest != digest(query) || wanted != pinned {
+                staleness.changed.push(name.clone());
+            }
+        }
+        staleness.extra = self
+            .images
+            .keys()
+            .filter(|name| !spec.images.contains_key(*name))
+            .cloned()
+            .collect();
+        // BTreeMap iteration already sorts; keep the promise explicit for future changes.
+        staleness.missing.sort();
+        staleness.changed.sort();
+        staleness.extra.sort();
+        staleness
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{Filters, ImageQuery, OsType, Selection};
+    use std::path::PathBuf;
+
+    fn query(name: &str, regions: &[&str]) -> ImageQuery {
+        ImageQuery {
+            name: name.into(),
+            regions: regions.iter().map(|r| r.to_string()).collect(),
+            zone: None,
+            project_id: None,
+            filters: Filters::default(),
+            select: Selection::Newest,
+        }
+    }
+
+    fn pin(id: &str) -> Pin {
+        Pin {
+            image_id: id.into(),
+            image_name: "Ubuntu 22.04".into(),
+            os_name: "Ubuntu 22.04".into(),
+            os_type: "Linux".into(),
+            image_type: "Base".into(),
+            create_time: 1,
+            features: vec![],
+        }
+    }
+
+    fn locked(query: &ImageQuery) -> LockedImage {
+        LockedImage {
+            digest: digest(query),
+            pins: query
+                .regions
+                .iter()
+                .map(|r| (r.clone(), pin("uimage-1")))
+                .collect(),
+        }
+    }
+
+    fn spec(queries: &[ImageQuery]) -> Spec {
+        Spec {
+            path: PathBuf::from("imagelock.yaml"),
+            images: queries
+                .iter()
+                .map(|q| (q.name.clone(), q.clone()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn pin_sorts_and_dedups_features() {
+        let image = Image {
+            image_id: "uimage-1".into(),
+            features: vec![
+                "IPv6".into(),
+                "CloudInit".into(),
+                "IPv6".into(),
+                "HotPlug".into(),
+            ],
+            ..Image::default()
+        };
+        assert_eq!(Pin::from(&image).features, ["CloudInit", "HotPlug", "IPv6"]);
+    }
+
+    #[test]
+    fn staleness_finds_missing_changed_and_extra() {
+        let web = query("web", &["cn-bj2"]);
+        let db = query("db", &["cn-bj2", "hk"]);
+        let api = query("api", &["hk"]);
+        let mut lock = Lockfile::default();
+        lock.images.insert("web".into(), locked(&web));
+        lock.images.insert("db".into(), locked(&db));
+        lock.images
+            .insert("old".into(), locked(&query("old", &["hk"])));
+        lock.images
+            .insert("zzz".into(), locked(&query("zzz", &["hk"])));
+        assert!(!lock.staleness(&spec(&[web.clone(), db.clone()])).is_fresh());
+
+        let mut web_changed = web.clone();
+        web_changed.filters.os_type = Some(OsType::Linux);
+        let staleness = lock.staleness(&spec(&[web_changed, db.clone(), api]));
+        assert_eq!(staleness.missing, ["api"]);
+        assert_eq!(staleness.changed, ["web"]);
+        assert_eq!(staleness.extra, ["old", "zzz"]);
+    }
+
+    #[test]
+    fn fresh_lock_is_fresh() {
+        let web = query("web", &["cn-bj2", "hk"]);
+        let mut lock = Lockfile::default();
+        lock.images.insert("web".into(), locked(&web));
+        assert!(lock.staleness(&spec(&[web])).is_fresh());
+    }
+
+    #[test]
+    fn a_missing_or_extra_region_pin_is_a_change() {
+        let web = query("web", &["cn-bj2", "hk"]);
+        let mut lock = Lockfile::default();
+        let mut entry = locked(&web);
+        entry.pins.remove("hk");
+        lock.images.insert("web".into(), entry.clone());
+        assert_eq!(lock.staleness(&spec(&[web.clone()])).changed, ["web"]);
+
+        entry.pins.insert("hk".into(), pin("uimage-1"));
+        entry.pins.insert("cn-sh2".into(), pin("uimage-1"));
+        lock.images.insert("web".into(), entry);
+        assert_eq!(lock.staleness(&spec(&[web])).changed, ["web"]);
+    }
+}
