@@ -131,8 +131,8 @@ impl SimHandle {
         self.stop();
     }
 
-    /// Blocks until the server stops (it only stops through [`SimHandle::shutdown`] or drop,
-    /// so this is for binaries that stop on a signal from another thread).
+    /// Signals the accept loop and joins the server thread; idempotent so drop after
+    /// `shutdown` is harmless.
     fn stop(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(true);
