@@ -23,7 +23,7 @@ impl Exit {
 pub enum Error {
     /// The spec is invalid; the report holds every problem with its location (exit 2).
     #[error("{0}")]
-    Spec(String),
+    Spec(Box<crate::spec::SpecError>),
     /// The lockfile cannot be read or understood (exit 2).
     #[error("{}: {message}", path.display())]
     Lockfile { path: PathBuf, message: String },

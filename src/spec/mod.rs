@@ -13,6 +13,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::version::VersionRequirement;
 
+mod diagnostic;
+mod load;
+mod locate;
+mod schema;
+mod semantic;
+mod yaml;
+
+pub use diagnostic::{LocatedProblem, SpecError};
+pub use load::{MAX_SPEC_BYTES, load, parse};
+pub use schema::SCHEMA;
+
 /// A loaded and validated spec.
 #[derive(Debug, Clone)]
 pub struct Spec {

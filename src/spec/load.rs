@@ -1,0 +1,256 @@
+//! Reading a spec file and running the stages: YAML → schema → semantic checks → [`Spec`].
+
+use std::collections::HashSet;
+use std::io::Read as _;
+use std::path::Path;
+
+use super::Spec;
+use super::diagnostic::{Problem, SpecError};
+use super::locate::Index;
+use super::yaml::{self, SyntaxError};
+use super::{schema, semantic};
+use crate::Error;
+
+/// Specs are small; anything bigger is not a spec and would only waste memory.
+pub const MAX_SPEC_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads and parses the spec at `path`.
+pub fn load(path: &Path) -> Result<Spec, Error> {
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Invalid(format!(
+            "no spec at {}; pass -f PATH or run `imagelock init`",
+            path.display()
+        )),
+        _ => Error::Invalid(format!("cannot read spec {}: {e}", path.display())),
+    })?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SPEC_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Error::Invalid(format!("cannot read spec {}: {e}", path.display())))?;
+    if bytes.len() as u64 > MAX_SPEC_BYTES {
+        return Err(Error::Invalid(format!(
+            "spec {} is larger than {} MiB; is it the right file?",
+            path.display(),
+            MAX_SPEC_BYTES / (1024 * 1024)
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Error::Invalid(format!(
+            "spec {} is not UTF-8 text (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    parse(&text, path)
+}
+
+/// Parses spec text; `path` is only used in messages and kept in the [`Spec`].
+pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
+    let mut problems = Vec::new();
+    let doc = match yaml::to_json(text, &mut problems) {
+        Ok(doc) => doc,
+        Err(error) => return Err(syntax_error(text, path, error)),
+    };
+    if problems.is_empty() {
+        let mut unknown_key_maps = HashSet::new();
+        schema::check(&doc, &mut problems, &mut unknown_key_maps)?;
+        let images = semantic::build(&doc, &unknown_key_maps, &mut problems);
+        if problems.is_empty() {
+            return Ok(Spec {
+                path: path.to_path_buf(),
+                images,
+            });
+        }
+    }
+    // Only a failing spec pays for the second, span-keeping parse.
+    let index = Index::build(text);
+    Err(Error::Spec(Box::new(SpecError::new(
+        path, text, &index, problems,
+    ))))
+}
+
+fn syntax_error(text: &str, path: &Path, error: SyntaxError) -> Error {
+    let spec_error = match error {
+        SyntaxError::DuplicateKey(message) => {
+            let index = Index::build(text);
+            if index.duplicates.is_empty() {
+                SpecError::at_offset(path, text, 0, message, None)
+            } else {
+                let problems = index
+                    .duplicates
+                    .iter()
+                    .map(|(dup_path, span)| {
+                        let key = match dup_path.last() {
+                            Some(super::locate::Seg::Key(key)) => key.clone(),
+                            _ => String::new(),
+                        };
+                        Problem::key(
+                            dup_path,
+                            format!("expected each key once, found \"{key}\" again"),
+                        )
+                        .with_help(Some("remove or merge the repeated key".to_owned()))
+                        .at(*span)
+                    })
+                    .collect::<Vec<_>>();
+                SpecError::new(path, text, &index, problems)
+            }
+        }
+        SyntaxError::Other { message, line_col } => {
+            let offset = line_col.map_or(0, |(line, column)| offset_of(text, line, column));
+            SpecError::at_offset(path, text, offset, format!("invalid YAML: {message}"), None)
+        }
+    };
+    Error::Spec(Box::new(spec_error))
+}
+
+/// Byte offset of a 1-based line and character column.
+fn offset_of(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    let within: usize = rest
+        .chars()
+        .take_while(|c| *c != '\n')
+        .take(column.saturating_sub(1))
+        .map(char::len_utf8)
+        .sum();
+    line_start + within
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{OsType, Selection};
+
+    const EXAMPLE: &str = r#"# yaml-language-server: $schema=./imagelock.schema.json
+version: 1
+defaults:
+  region: cn-bj2
+  project_id: org-abc123
+  filters: { os_type: Linux }
+images:
+  web:
+    filters:
+      image_type: Base
+      name: "^Ubuntu 22\\.04"
+      features: { all: [IPv6, CloudInit], none: [Aarch64_Type] }
+    select: newest
+  gpu-worker:
+    regions: [hk, cn-bj2]
+    filters:
+      func_type: gpu
+      supported_gpu_types: { any: [A100, H100] }
+      version: ">=22.04, <24"
+    select: highest_version
+"#;
+
+    fn spec_error(result: Result<Spec, Error>) -> Box<SpecError> {
+        match result {
+            Err(Error::Spec(error)) => error,
+            Err(other) => panic!("expected a spec error, got {other}"),
+            Ok(spec) => panic!("expected a spec error, got {spec:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_the_spec_example() {
+        let spec = match parse(EXAMPLE, Path::new("imagelock.yaml")) {
+            Ok(spec) => spec,
+            Err(e) => panic!("{e}"),
+        };
+        let names: Vec<&str> = spec.images.keys().map(String::as_str).collect();
+        assert_eq!(names, ["gpu-worker", "web"]);
+        let gpu = &spec.images["gpu-worker"];
+        assert_eq!(gpu.regions, ["cn-bj2", "hk"]);
+        assert_eq!(gpu.select, Selection::HighestVersion);
+        assert_eq!(gpu.filters.os_type, Some(OsType::Linux));
+        assert_eq!(gpu.project_id.as_deref(), Some("org-abc123"));
+        let web = &spec.images["web"];
+        assert_eq!(web.regions, ["cn-bj2"]);
+        assert!(
+            web.filters
+                .name
+                .as_ref()
+                .is_some_and(|p| p.regex.is_match("Ubuntu 22.04 64位"))
+        );
+    }
+
+    #[test]
+    fn display_is_one_line_per_problem_with_positions() {
+        let text = EXAMPLE
+            .replace("os_type: Linux", "os_type: linux")
+            .replace("    select: newest", "    selct: newest");
+        let error = spec_error(parse(&text, Path::new("imagelock.yaml")));
+        assert_eq!(
+            error.to_string(),
+            "imagelock.yaml:6:23: defaults.filters.os_type: expected one of Linux, Windows, found \"linux\" (did you mean \"Linux\"?)\n\
+             imagelock.yaml:13:5: images.web.selct: unknown key \"selct\", expected one of filters, project_id, region, regions, select, zone (did you mean \"select\"?)"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_point_at_the_second_one() {
+        let error = spec_error(parse(
+            "version: 1\nversion: 1\nimages: {}\n",
+            Path::new("s.yaml"),
+        ));
+        assert_eq!(error.problems.len(), 1);
+        assert_eq!((error.problems[0].line, error.problems[0].column), (2, 1));
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let error = spec_error(parse(
+            "version: 1\nimages:\n  web: [a, b\n",
+            Path::new("s.yaml"),
+        ));
+        assert_eq!(error.problems.len(), 1);
+        assert!(
+            error.problems[0].message.starts_with("invalid YAML: "),
+            "{error}"
+        );
+        assert!(error.problems[0].line >= 3, "{error}");
+    }
+
+    #[test]
+    fn load_explains_missing_files_and_bad_bytes() {
+        let dir = match tempfile::tempdir() {
+            Ok(dir) => dir,
+            Err(e) => panic!("{e}"),
+        };
+        let missing = dir.path().join("imagelock.yaml");
+        let error = load(&missing).err().map(|e| (e.exit(), e.to_string()));
+        let (exit, message) = error.unwrap_or((crate::Exit::Success, String::new()));
+        assert_eq!(exit, crate::Exit::Invalid);
+        assert!(
+            message.contains("pass -f PATH or run `imagelock init`"),
+            "{message}"
+        );
+
+        let binary = dir.path().join("bin.yaml");
+        assert!(std::fs::write(&binary, b"version: 1\n\xff\xfe").is_ok());
+        let message = load(&binary)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.contains("not UTF-8"), "{message}");
+
+        let big = dir.path().join("big.yaml");
+        assert!(std::fs::write(&big, vec![b'#'; (MAX_SPEC_BYTES + 1) as usize]).is_ok());
+        let message = load(&big).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("larger than 4 MiB"), "{message}");
+
+        let good = dir.path().join("good.yaml");
+        assert!(std::fs::write(&good, EXAMPLE).is_ok());
+        assert!(load(&good).is_ok_and(|spec| spec.path == good));
+    }
+
+    #[test]
+    fn line_and_column_to_offset() {
+        assert_eq!(offset_of("ab\ncd位e\n", 2, 4), 3 + 2 + 3);
+        assert_eq!(offset_of("ab", 9, 9), 2);
+    }
+}

@@ -1,0 +1,692 @@
+//! From the schema-checked JSON document to typed, effective [`ImageQuery`]s.
+//!
+//! Applies `defaults` (SPEC §2) and checks what a schema cannot say: regexes compile, version
+//! requirements, dates and durations parse, exactly one of `region`/`regions`, zones inside their
+//! region, `created_after` before `created_before`. It runs even when the schema found problems,
+//! so one run reports everything; values of the wrong type are skipped here because the schema
+//! has already reported them.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use regex::{Regex, RegexBuilder};
+use serde_json::{Map, Value as Json};
+
+use super::diagnostic::Problem;
+use super::locate::Seg;
+use super::{
+    FuncType, ImageQuery, ImageState, ImageType, MaxAge, OsType, Pattern, PointInTime, Selection,
+    SetMatch,
+};
+use crate::spec::Filters;
+use crate::version::VersionRequirement;
+
+/// Compiled size limit for user regexes: generous for real patterns, bounded for hostile ones.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+/// The longest `max_age` accepted: ten thousand years keeps `now - max_age` representable.
+const MAX_AGE_LIMIT_SECONDS: i64 = 10_000 * 366 * 86_400;
+
+type Object = Map<String, Json>;
+
+/// Builds every entry's effective query, adding what is wrong to `problems`. `unknown_key_maps`
+/// are mappings where the schema found an unknown key; checks for a *missing* key are skipped
+/// there, since the key is most likely the misspelt one.
+pub(crate) fn build(
+    doc: &Json,
+    unknown_key_maps: &HashSet<Vec<Seg>>,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, ImageQuery> {
+    let mut builder = Builder {
+        problems,
+        regexes: HashMap::new(),
+    };
+    let defaults_path = vec![Seg::from("defaults")];
+    let empty = Object::new();
+    let defaults = doc
+        .get("defaults")
+        .and_then(Json::as_object)
+        .unwrap_or(&empty);
+    builder.check_region_conflict(defaults, &defaults_path);
+
+    let mut queries = BTreeMap::new();
+    let Some(images) = doc.get("images").and_then(Json::as_object) else {
+        return queries;
+    };
+    for (name, entry) in images {
+        let Some(entry) = entry.as_object() else {
+            continue;
+        };
+        let entry_path = vec![Seg::from("images"), Seg::Key(name.clone())];
+        builder.check_region_conflict(entry, &entry_path);
+        let missing_ok =
+            unknown_key_maps.contains(&entry_path) || unknown_key_maps.contains(&defaults_path);
+        let layers = Layers {
+            defaults,
+            defaults_path: &defaults_path,
+            entry,
+            entry_path: &entry_path,
+        };
+        queries.insert(name.clone(), builder.entry(name, &layers, missing_ok));
+    }
+    queries
+}
+
+/// An entry and the defaults under it, each with its path for messages.
+struct Layers<'a> {
+    defaults: &'a Object,
+    defaults_path: &'a [Seg],
+    entry: &'a Object,
+    entry_path: &'a [Seg],
+}
+
+impl<'a> Layers<'a> {
+    /// The entry's value for `key`, else the default's, with where it came from.
+    fn get(&self, key: &str) -> Option<(&'a Json, Vec<Seg>)> {
+        let (object, path) = if self.entry.contains_key(key) {
+            (self.entry, self.entry_path)
+        } else {
+            (self.defaults, self.defaults_path)
+        };
+        object.get(key).map(|value| (value, child(path, key)))
+    }
+
+    /// Filters merged key by key, the entry's winning.
+    fn filters(&self) -> BTreeMap<&'a str, (&'a Json, Vec<Seg>)> {
+        let mut merged = BTreeMap::new();
+        for (object, path) in [
+            (self.defaults, self.defaults_path),
+            (self.entry, self.entry_path),
+        ] {
+            let Some(filters) = object.get("filters").and_then(Json::as_object) else {
+                continue;
+            };
+            let filters_path = child(path, "filters");
+            for (key, value) in filters {
+                merged.insert(key.as_str(), (value, child(&filters_path, key)));
+            }
+        }
+        merged
+    }
+}
+
+struct Builder<'p> {
+    problems: &'p mut Vec<Problem>,
+    /// One compiled regex per distinct source, so defaults are compiled once per run.
+    regexes: HashMap<String, Result<Regex, String>>,
+}
+
+impl Builder<'_> {
+    fn check_region_conflict(&mut self, mapping: &Object, path: &[Seg]) {
+        if mapping.contains_key("region") && mapping.contains_key("regions") {
+            self.problems.push(
+                Problem::key(
+                    &child(path, "regions"),
+                    "expected either `region` or `regions`, found both",
+                )
+                .with_help(Some(
+                    "keep `regions: [...]` for several regions, or `region` for one".to_owned(),
+                )),
+            );
+        }
+    }
+
+    fn entry(&mut self, name: &str, layers: &Layers<'_>, missing_ok: bool) -> ImageQuery {
+        let regions = self.regions(layers, missing_ok);
+        let zone = self.zone(name, layers, &regions);
+        let project_id = layers
+            .get("project_id")
+            .and_then(|(v, _)| v.as_str())
+            .map(str::to_owned);
+        let select = layers
+            .get("select")
+            .and_then(|(v, _)| v.as_str())
+            .and_then(|s| serde_json::from_value(Json::String(s.to_owned())).ok())
+            .unwrap_or(Selection::Newest);
+        let filters = self.filters(&layers.filters());
+        ImageQuery {
+            name: name.to_owned(),
+            regions,
+            zone,
+            project_id,
+            filters,
+            select,
+        }
+    }
+
+    fn regions(&mut self, layers: &Layers<'_>, missing_ok: bool) -> Vec<String> {
+        let own = layers.entry.contains_key("region") || layers.entry.contains_key("regions");
+        let source = if own { layers.entry } else { layers.defaults };
+        let mut regions: Vec<String> = match (source.get("region"), source.get("regions")) {
+            (Some(Json::String(region)), _) => vec![region.clone()],
+            (_, Some(Json::Array(items))) => items
+                .iter()
+                .filter_map(Json::as_str)
+                .map(str::to_owned)
+                .collect(),
+            (None, None) if !missing_ok => {
+                self.problems.push(Problem::key(
+                    layers.entry_path,
+                    "expected `region` or `regions` in the entry or in `defaults`, found neither",
+                ));
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        regions.sort();
+        regions.dedup();
+        regions
+    }
+
+    fn zone(&mut self, name: &str, layers: &Layers<'_>, regions: &[String]) -> Option<String> {
+        let (value, path) = layers.get("zone")?;
+        let zone = value.as_str()?;
+        match regions {
+            [] => {}
+            [region] => {
+                if !zone.starts_with(&format!("{region}-")) {
+                    self.problems.push(
+                        Problem::value(
+                            &path,
+                            format!(
+                                "expected a zone of region {region} (starting with \"{region}-\") for entry {name}, found \"{zone}\""
+                            ),
+                        ),
+                    );
+                }
+            }
+            several => self.problems.push(Problem::value(
+                &path,
+                format!(
+                    "expected no zone for entry {name}, which has {} regions ({}); a zone needs a single region",
+                    several.len(),
+                    several.join(", ")
+                ),
+            )),
+        }
+        Some(zone.to_owned())
+    }
+
+    fn filters(&mut self, merged: &BTreeMap<&str, (&Json, Vec<Seg>)>) -> Filters {
+        let mut filters = Filters::default();
+        for (&key, (value, path)) in merged {
+            match key {
+                "os_type" => filters.os_type = value.as_str().and_then(OsType::parse),
+                "image_type" => filters.image_type = value.as_str().and_then(ImageType::parse),
+                "func_type" => filters.func_type = value.as_str().and_then(FuncType::parse),
+                "image_id" => filters.image_id = value.as_str().map(str::to_owned),
+                "state" => {
+                    if let Some(state) = states(value) {
+                        filters.state = state;
+                    }
+                }
+                "name" => filters.name = self.pattern(value, path),
+                "os_name" => filters.os_name = self.pattern(value, path),
+                "vendor" => filters.vendor = self.pattern(value, path),
+                "features" => filters.features = self.set_match(value, path),
+                "scene_categories" => filters.scene_categories = self.set_match(value, path),
+                "supported_gpu_types" => filters.supported_gpu_types = self.set_match(value, path),
+                "version" => filters.version = self.version(value, path),
+                "created_after" => filters.created_after = self.point_in_time(value, path),
+                "created_before" => filters.created_before = self.point_in_time(value, path),
+                "max_age" => filters.max_age = self.max_age(value, path),
+                "not_eol" => filters.not_eol = value.as_bool().unwrap_or(false),
+                // Unknown keys are the schema's to report.
+                _ => {}
+            }
+        }
+        if let (Some(after), Some(before)) = (&filters.created_after, &filters.created_before)
+            && after.at >= before.at
+            && let Some((_, path)) = merged.get("created_before")
+        {
+            self.problems.push(Problem::value(
+                path,
+                format!(
+                    "expected a time after created_after ({}), found \"{}\"; no image could match",
+                    after.source, before.source
+                ),
+            ));
+        }
+        filters
+    }
+
+    fn pattern(&mut self, value: &Json, path: &[Seg]) -> Option<Pattern> {
+        let source = value.as_str()?;
+        let compiled = self
+            .regexes
+            .entry(source.to_owned())
+            .or_insert_with(|| compile_regex(source));
+        match compiled {
+            Ok(regex) => Some(Pattern {
+                source: source.to_owned(),
+                regex: regex.clone(),
+            }),
+            Err(reason) => {
+                let message = format!("expected a valid regex, found \"{source}\": {reason}");
+                self.problems.push(Problem::value(path, message));
+                None
+            }
+        }
+    }
+
+    fn set_match(&mut self, value: &Json, path: &[Seg]) -> Option<SetMatch> {
+        match value {
+            Json::Array(_) => Some(SetMatch {
+                all: strings(value),
+                ..SetMatch::default()
+            }),
+            Json::Object(object) => {
+                let get = |key: &str| object.get(key).map(strings).unwrap_or_default();
+                let set = SetMatch {
+                    all: get("all"),
+                    any: get("any"),
+                    none: get("none"),
+                };
+                if object
+                    .get("any")
+                    .and_then(Json::as_array)
+                    .is_some_and(Vec::is_empty)
+                {
+                    self.problems.push(Problem::value(
+                        &child(path, "any"),
+                        "expected at least one item, found an empty `any` list, which no image can match",
+                    ));
+                }
+                Some(set)
+            }
+            _ => None,
+        }
+    }
+
+    fn version(&mut self, value: &Json, path: &[Seg]) -> Option<VersionRequirement> {
+        let source = value.as_str()?;
+        match VersionRequirement::parse(source) {
+            Ok(requirement) => Some(requirement),
+            Err(reason) => {
+                self.problems.push(
+                    Problem::value(
+                        path,
+                        format!("expected a version requirement, found \"{source}\": {reason}"),
+                    )
+                    .with_help(Some(
+                        "write it as in Cargo, e.g. \">=22.04, <24\", \"~11\", \"=2019\""
+                            .to_owned(),
+                    )),
+                );
+                None
+            }
+        }
+    }
+
+    fn point_in_time(&mut self, value: &Json, path: &[Seg]) -> Option<PointInTime> {
+        let source = value.as_str()?;
+        match parse_point_in_time(source) {
+            Some(at) => Some(PointInTime {
+                source: source.to_owned(),
+                at,
+            }),
+            None => {
+                self.problems.push(Problem::value(
+                    path,
+                    format!(
+                        "expected a date YYYY-MM-DD or an RFC 3339 time such as 2024-05-01T12:00:00Z, found \"{source}\""
+                    ),
+                ));
+                None
+            }
+        }
+    }
+
+    fn max_age(&mut self, value: &Json, path: &[Seg]) -> Option<MaxAge> {
+        let source = value.as_str()?;
+        match parse_max_age(source) {
+            Ok(max_age) => Some(max_age),
+            // The schema's pattern has reported the malformed ones.
+            Err(DurationError::Malformed) => None,
+            Err(DurationError::TooLarge) => {
+                self.problems.push(Problem::value(
+                    path,
+                    format!("expected a duration of at most 10000 years, found \"{source}\""),
+                ));
+                None
+            }
+        }
+    }
+}
+
+fn child(path: &[Seg], key: &str) -> Vec<Seg> {
+    let mut out = path.to_vec();
+    out.push(Seg::from(key));
+    out
+}
+
+/// Sorted, distinct strings of a list (non-strings are the schema's to report).
+fn strings(value: &Json) -> Vec<String> {
+    let mut out: Vec<String> = value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Json::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// `Available` or `[Available, Making]`, sorted and distinct; `None` when nothing valid is there.
+fn states(value: &Json) -> Option<Vec<ImageState>> {
+    let mut out: Vec<ImageState> = match value {
+        Json::String(s) => ImageState::parse(s).into_iter().collect(),
+        Json::Array(items) => items
+            .iter()
+            .filter_map(Json::as_str)
+            .filter_map(ImageState::parse)
+            .collect(),
+        _ => Vec::new(),
+    };
+    out.sort();
+    out.dedup();
+    (!out.is_empty()).then_some(out)
+}
+
+fn compile_regex(source: &str) -> Result<Regex, String> {
+    RegexBuilder::new(source)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|error| match error {
+            regex::Error::Syntax(text) => {
+                // The text repeats the pattern with a caret; the last line says what is wrong.
+                let last = text
+                    .lines()
+                    .rev()
+                    .find(|line| !line.trim().is_empty())
+                    .unwrap_or("");
+                last.trim().trim_start_matches("error: ").to_owned()
+            }
+            regex::Error::CompiledTooBig(limit) => {
+                format!("it is too large once compiled (limit {limit} bytes)")
+            }
+            other => other.to_string(),
+        })
+}
+
+/// `YYYY-MM-DD` (00:00 UTC) or RFC 3339.
+pub(crate) fn parse_point_in_time(source: &str) -> Option<Timestamp> {
+    let text = source.trim();
+    if text.len() == 10 {
+        let date: Date = text.parse().ok()?;
+        return date
+            .to_zoned(TimeZone::UTC)
+            .ok()
+            .map(|zoned| zoned.timestamp());
+    }
+    // jiff also accepts a few non-RFC 3339 forms; insist on the `T`/space separator and an offset.
+    if text.len() < 20 {
+        return None;
+    }
+    text.parse::<Timestamp>().ok()
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DurationError {
+    Malformed,
+    TooLarge,
+}
+
+/// `90d`: a decimal integer and one of s, m, h, d, w.
+pub(crate) fn parse_max_age(source: &str) -> Result<MaxAge, DurationError> {
+    let mut chars = source.chars();
+    let unit = chars.next_back().ok_or(DurationError::Malformed)?;
+    let digits = chars.as_str();
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DurationError::Malformed);
+    }
+    let unit_seconds: i64 = match unit {
+        's' => 1,
+        'm' => 60,
+        'h' => 3_600,
+        'd' => 86_400,
+        'w' => 604_800,
+        _ => return Err(DurationError::Malformed),
+    };
+    let count: i64 = digits.parse().map_err(|_| DurationError::TooLarge)?;
+    let seconds = count
+        .checked_mul(unit_seconds)
+        .ok_or(DurationError::TooLarge)?;
+    if seconds > MAX_AGE_LIMIT_SECONDS {
+        return Err(DurationError::TooLarge);
+    }
+    Ok(MaxAge {
+        source: source.to_owned(),
+        seconds,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn build_ok(doc: Json) -> BTreeMap<String, ImageQuery> {
+        let mut problems = Vec::new();
+        let queries = build(&doc, &HashSet::new(), &mut problems);
+        assert!(problems.is_empty(), "{problems:?}");
+        queries
+    }
+
+    fn problems_of(doc: Json) -> Vec<String> {
+        let mut problems = Vec::new();
+        build(&doc, &HashSet::new(), &mut problems);
+        problems
+            .into_iter()
+            .map(|p| format!("{}: {}", super::super::locate::dotted(&p.path), p.message))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_merge_per_spec() {
+        let queries = build_ok(json!({
+            "version": 1,
+            "defaults": {
+                "regions": ["hk", "cn-bj2"], "project_id": "org-a", "select": "oldest",
+                "filters": {"os_type": "Linux", "name": "^Ubuntu", "state": ["Making", "Available", "Making"]}
+            },
+            "images": {
+                "web": {"region": "cn-bj2", "zone": "cn-bj2-04", "filters": {"name": "^Debian", "features": ["IPv6", "CloudInit", "IPv6"]}},
+                "db": {"select": "only", "project_id": "org-b"}
+            }
+        }));
+        let web = &queries["web"];
+        assert_eq!(web.regions, ["cn-bj2"]);
+        assert_eq!(web.zone.as_deref(), Some("cn-bj2-04"));
+        assert_eq!(web.project_id.as_deref(), Some("org-a"));
+        assert_eq!(web.select, Selection::Oldest);
+        assert_eq!(web.filters.os_type, Some(OsType::Linux));
+        assert_eq!(
+            web.filters.name.as_ref().map(|p| p.source.as_str()),
+            Some("^Debian")
+        );
+        assert_eq!(
+            web.filters.state,
+            [ImageState::Available, ImageState::Making]
+        );
+        let features = web.filters.features.as_ref().map(|f| f.all.clone());
+        assert_eq!(
+            features,
+            Some(vec!["CloudInit".to_owned(), "IPv6".to_owned()])
+        );
+
+        let db = &queries["db"];
+        assert_eq!(db.regions, ["cn-bj2", "hk"]);
+        assert_eq!(db.select, Selection::Only);
+        assert_eq!(db.project_id.as_deref(), Some("org-b"));
+        assert_eq!(
+            db.filters.name.as_ref().map(|p| p.source.as_str()),
+            Some("^Ubuntu")
+        );
+    }
+
+    #[test]
+    fn state_defaults_to_available_and_select_to_newest() {
+        let queries = build_ok(json!({"images": {"web": {"region": "hk"}}}));
+        assert_eq!(queries["web"].filters.state, [ImageState::Available]);
+        assert_eq!(queries["web"].select, Selection::Newest);
+        assert!(!queries["web"].filters.not_eol);
+    }
+
+    #[test]
+    fn set_match_mapping_is_sorted() {
+        let queries = build_ok(json!({"images": {"w": {"region": "hk",
+            "filters": {"supported_gpu_types": {"any": ["H100", "A100"], "none": ["T4"]}, "not_eol": true}}}}));
+        let set = queries["w"].filters.supported_gpu_types.clone();
+        assert_eq!(
+            set,
+            Some(SetMatch {
+                all: vec![],
+                any: vec!["A100".into(), "H100".into()],
+                none: vec!["T4".into()]
+            })
+        );
+        assert!(queries["w"].filters.not_eol);
+    }
+
+    #[test]
+    fn region_and_regions_conflict() {
+        let problems = problems_of(json!({"images": {"w": {"region": "hk", "regions": ["hk"]}}}));
+        assert_eq!(
+            problems,
+            ["images.w.regions: expected either `region` or `regions`, found both"]
+        );
+    }
+
+    #[test]
+    fn entry_region_replaces_default_regions() {
+        let queries = build_ok(
+            json!({"defaults": {"regions": ["hk", "cn-bj2"]}, "images": {"w": {"region": "hk", "zone": "hk-02"}}}),
+        );
+        assert_eq!(queries["w"].regions, ["hk"]);
+    }
+
+    #[test]
+    fn missing_region() {
+        let problems = problems_of(json!({"images": {"w": {}}}));
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("images.w: expected `region` or `regions`"));
+        let mut quiet = Vec::new();
+        let unknown: HashSet<Vec<Seg>> = [vec![Seg::from("images"), Seg::from("w")]].into();
+        build(&json!({"images": {"w": {}}}), &unknown, &mut quiet);
+        assert!(quiet.is_empty());
+    }
+
+    #[test]
+    fn zone_checks() {
+        let outside = problems_of(json!({"images": {"w": {"region": "cn-bj2", "zone": "hk-02"}}}));
+        assert_eq!(outside.len(), 1);
+        assert!(
+            outside[0].starts_with("images.w.zone: expected a zone of region cn-bj2"),
+            "{outside:?}"
+        );
+        let prefix_only =
+            problems_of(json!({"images": {"w": {"region": "cn-bj2", "zone": "cn-bj20-01"}}}));
+        assert_eq!(prefix_only.len(), 1);
+        let several = problems_of(
+            json!({"defaults": {"zone": "hk-01"}, "images": {"w": {"regions": ["hk", "cn-bj2"]}}}),
+        );
+        assert_eq!(several.len(), 1);
+        assert!(
+            several[0].starts_with("defaults.zone: expected no zone for entry w"),
+            "{several:?}"
+        );
+    }
+
+    #[test]
+    fn bad_regex_version_dates() {
+        let problems = problems_of(json!({"images": {"w": {"region": "hk", "filters": {
+            "name": "(", "version": ">=x", "created_after": "2024-13-01", "max_age": "99999999999999999999d"
+        }}}}));
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(
+            problems.iter().any(
+                |p| p.starts_with("images.w.filters.name: expected a valid regex, found \"(\"")
+            )
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("images.w.filters.version: expected a version requirement"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("images.w.filters.created_after: expected a date"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("images.w.filters.max_age: expected a duration of at most"))
+        );
+    }
+
+    #[test]
+    fn created_after_must_precede_created_before() {
+        let problems = problems_of(json!({"images": {"w": {"region": "hk", "filters": {
+            "created_after": "2024-05-01", "created_before": "2024-05-01T00:00:00Z"
+        }}}}));
+        assert_eq!(problems.len(), 1);
+        assert!(problems[0].starts_with("images.w.filters.created_before: expected a time after"));
+    }
+
+    #[test]
+    fn empty_any_is_rejected() {
+        let problems = problems_of(
+            json!({"images": {"w": {"region": "hk", "filters": {"features": {"any": []}}}}}),
+        );
+        assert_eq!(problems.len(), 1);
+    }
+
+    #[test]
+    fn dates() {
+        let midnight = parse_point_in_time("2024-05-01").map(|t| t.as_second());
+        assert_eq!(midnight, Some(1_714_521_600));
+        let rfc = parse_point_in_time("2024-05-01T08:00:00+08:00").map(|t| t.as_second());
+        assert_eq!(rfc, Some(1_714_521_600));
+        assert_eq!(parse_point_in_time("2024-5-1"), None);
+        assert_eq!(parse_point_in_time("2024-05-01T00:00:00"), None);
+        assert_eq!(parse_point_in_time("yesterday"), None);
+    }
+
+    #[test]
+    fn durations() {
+        let seconds = |s: &str| parse_max_age(s).map(|m| m.seconds);
+        assert_eq!(seconds("90d"), Ok(90 * 86_400));
+        assert_eq!(seconds("2w"), Ok(14 * 86_400));
+        assert_eq!(seconds("15s"), Ok(15));
+        assert_eq!(seconds("3m"), Ok(180));
+        assert_eq!(seconds("1h"), Ok(3_600));
+        assert_eq!(seconds("d"), Err(DurationError::Malformed));
+        assert_eq!(seconds(""), Err(DurationError::Malformed));
+        assert_eq!(seconds("-1d"), Err(DurationError::Malformed));
+        assert_eq!(seconds("1y"), Err(DurationError::Malformed));
+        assert_eq!(seconds("1é"), Err(DurationError::Malformed));
+        assert_eq!(
+            seconds("9223372036854775807w"),
+            Err(DurationError::TooLarge)
+        );
+        assert_eq!(
+            seconds("99999999999999999999999s"),
+            Err(DurationError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn regex_errors_are_one_line() {
+        let reason = compile_regex("^Ubuntu (22").err().unwrap_or_default();
+        assert_eq!(reason, "unclosed group");
+        assert!(compile_regex("\\w{1000}{1000}").is_err());
+    }
+}
