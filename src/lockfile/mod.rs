@@ -237,7 +237,10 @@ mod tests {
         let mut entry = locked(&web);
         entry.pins.remove("hk");
         lock.images.insert("web".into(), entry.clone());
-        assert_eq!(lock.staleness(&spec(&[web.clone()])).changed, ["web"]);
+        assert_eq!(
+            lock.staleness(&spec(std::slice::from_ref(&web))).changed,
+            ["web"]
+        );
 
         entry.pins.insert("hk".into(), pin("uimage-1"));
         entry.pins.insert("cn-sh2".into(), pin("uimage-1"));
