@@ -9,7 +9,9 @@ use crate::error::Error;
 
 /// Writes `bytes` to `path` unless it already holds exactly them; returns whether it wrote.
 pub(super) fn write_if_changed(path: &Path, bytes: &[u8]) -> Result<bool, Error> {
-    if fs::read(path).is_ok_and(|existing| existing == bytes) {
+    // Compare sizes first so a stray huge file at the path is never read into memory.
+    let same_size = fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64);
+    if same_size && fs::read(path).is_ok_and(|existing| existing == bytes) {
         return Ok(false);
     }
     let fail = |what: &str, err: std::io::Error| {
