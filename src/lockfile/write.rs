@@ -119,11 +119,4 @@ mod tests {
         assert!(matches!(err, Error::Internal(_)));
         assert!(err.to_string().contains("no-such-dir"), "{err}");
     }
-
-    #[test]
-    fn relative_path_without_a_directory_uses_the_current_one() {
-        // Exercise only the directory choice: the parent of a bare file name is empty.
-        let parent = Path::new("imagelock.lock").parent().unwrap();
-        assert!(parent.as_os_str().is_empty());
-    }
 }
