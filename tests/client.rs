@@ -1,0 +1,544 @@
+//! The `DescribeImage` client over real HTTP against the in-process simulator: paging under a
+//! server page cap, concurrency, gap filling, retries through injected faults, refused
+//! credentials, `ImageIds.N` batching, and that no secret reaches the logs.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use imagelock::Error;
+use imagelock::plan::Listing;
+use imagelock::spec::OsType;
+use imagelock::ucloud::{
+    Client, ClientOptions, Credentials, Endpoint, PrivateKey, RequestEvent, sign,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ucloud_sim::{Catalog, DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, Fault, Query, SimConfig, SimHandle};
+
+fn demo_credentials() -> Credentials {
+    Credentials {
+        public_key: DEMO_PUBLIC_KEY.to_string(),
+        private_key: PrivateKey::new(DEMO_PRIVATE_KEY),
+    }
+}
+
+fn client_for(url: &str, credentials: Credentials, options: ClientOptions) -> Client {
+    let endpoint = Endpoint::parse(url).expect("the simulator's URL is a loopback endpoint");
+    Client::new(endpoint, credentials, options).expect("client")
+}
+
+fn sim(config: SimConfig) -> SimHandle {
+    ucloud_sim::spawn(config).expect("simulator starts")
+}
+
+fn catalog() -> Catalog {
+    Catalog::generate(2, 180, 7)
+}
+
+fn listing(region: &str, os_type: Option<OsType>) -> Listing {
+    Listing {
+        region: region.to_string(),
+        zone: None,
+        project_id: None,
+        os_type,
+        image_type: None,
+        func_type: None,
+        image_id: None,
+    }
+}
+
+/// What the catalog holds for a listing, in the API's order.
+fn expected_ids(catalog: &Catalog, listing: &Listing) -> Vec<String> {
+    let query = Query {
+        region: listing.region.clone(),
+        os_type: listing.os_type.map(|t| t.as_str().to_string()),
+        limit: usize::MAX,
+        ..Query::default()
+    };
+    let (_, images) = catalog.query(&query, usize::MAX);
+    images
+        .iter()
+        .map(|image| {
+            image["ImageId"]
+                .as_str()
+                .expect("ids are strings")
+                .to_string()
+        })
+        .collect()
+}
+
+fn ids(images: &[imagelock::ucloud::Image]) -> Vec<String> {
+    images.iter().map(|image| image.image_id.clone()).collect()
+}
+
+fn first_region(catalog: &Catalog) -> String {
+    catalog.regions()[0].to_string()
+}
+
+#[tokio::test]
+async fn listing_under_a_page_cap_returns_every_image_once_in_order() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let mut config = SimConfig::new(catalog.clone());
+    config.page_cap = 7;
+    config.latency = Duration::from_millis(20);
+    let server = sim(config);
+    let mut client = client_for(&server.url(), demo_credentials(), ClientOptions::default());
+    let events: Arc<Mutex<Vec<RequestEvent>>> = Arc::default();
+    let sink = Arc::clone(&events);
+    client.set_observer(Arc::new(move |event| {
+        sink.lock().expect("event log").push(event)
+    }));
+
+    let wanted = listing(&region, Some(OsType::Linux));
+    let images = client.list(&wanted).await.expect("listing succeeds");
+
+    let expected = expected_ids(&catalog, &wanted);
+    assert!(expected.len() > 50, "the test needs many pages");
+    assert_eq!(ids(&images), expected);
+    assert!(images.iter().all(|image| image.os_type == "Linux"));
+
+    let requests = server.requests();
+    let keys: Vec<String> = requests.iter().map(|r| r.listing_key()).collect();
+    let distinct: HashSet<&String> = keys.iter().collect();
+    assert_eq!(distinct.len(), keys.len(), "a page was fetched twice");
+    assert_eq!(requests.len(), expected.len().div_ceil(7));
+    assert!(requests.iter().all(|r| r.params["OsType"] == "Linux"));
+    // The first page asks for the configured page size; the rest step by the cap seen.
+    assert_eq!(requests[0].params["Limit"], "500");
+    assert!(
+        server.stats().max_in_flight > 1,
+        "pages after the first should be fetched concurrently"
+    );
+
+    let events = events.lock().expect("event log");
+    assert_eq!(events.len(), requests.len());
+    assert!(events.iter().all(|e| e.ok() && e.region == region));
+}
+
+#[tokio::test]
+async fn concurrency_option_bounds_requests_in_flight() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let mut config = SimConfig::new(catalog.clone());
+    config.page_cap = 5;
+    config.latency = Duration::from_millis(20);
+    let server = sim(config);
+    let options = ClientOptions {
+        concurrency: 2,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&server.url(), demo_credentials(), options);
+    let wanted = listing(&region, None);
+    let images = client.list(&wanted).await.expect("listing succeeds");
+    assert_eq!(ids(&images), expected_ids(&catalog, &wanted));
+    assert!(server.stats().max_in_flight <= 2);
+}
+
+#[tokio::test]
+async fn small_page_size_below_the_cap_still_walks_everything() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let mut config = SimConfig::new(catalog.clone());
+    config.page_cap = 100;
+    let server = sim(config);
+    let options = ClientOptions {
+        page_size: 9,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&server.url(), demo_credentials(), options);
+    let wanted = listing(&region, None);
+    let images = client.list(&wanted).await.expect("listing succeeds");
+    assert_eq!(ids(&images), expected_ids(&catalog, &wanted));
+    let requests = server.requests();
+    assert!(requests.iter().all(|r| r.params["Limit"] == "9"));
+}
+
+#[tokio::test]
+async fn retries_ride_through_faults_with_the_fault_free_result() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let wanted = listing(&region, Some(OsType::Linux));
+    let expected = expected_ids(&catalog, &wanted);
+    for seed in [1, 2, 3, 4] {
+        let mut config = SimConfig::new(catalog.clone());
+        config.page_cap = 10;
+        config.fault_rate = 0.3;
+        config.seed = seed;
+        config.slow = Duration::from_millis(1500);
+        let server = sim(config);
+        let options = ClientOptions {
+            timeout: Duration::from_millis(700),
+            retry_budget: Duration::from_secs(20),
+            max_attempts: 12,
+            ..ClientOptions::default()
+        };
+        let client = client_for(&server.url(), demo_credentials(), options);
+        let images = client.list(&wanted).await.expect("retries ride through");
+        assert_eq!(ids(&images), expected, "seed {seed}");
+        let stats = server.stats();
+        let faults: u64 = stats.faults.values().sum();
+        assert!(faults > 0, "seed {seed} injected no fault: {stats:?}");
+    }
+}
+
+#[tokio::test]
+async fn every_attempt_failing_is_an_api_error_within_the_budget() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let mut config = SimConfig::new(catalog);
+    config.fault_rate = 1.0;
+    config.slow = Duration::from_millis(800);
+    let server = sim(config);
+    let options = ClientOptions {
+        timeout: Duration::from_millis(300),
+        retry_budget: Duration::from_secs(2),
+        max_attempts: 50,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&server.url(), demo_credentials(), options);
+    let started = Instant::now();
+    let error = client
+        .list(&listing(&region, None))
+        .await
+        .expect_err("every attempt fails");
+    let elapsed = started.elapsed();
+    let Error::Api(message) = &error else {
+        panic!("expected an API error (exit 5), got {error:?}");
+    };
+    assert!(
+        message.starts_with(&format!("DescribeImage in {region} failed after ")),
+        "{message}"
+    );
+    assert!(message.contains(" attempts over "), "{message}");
+    // The budget bounds the sleeps; one attempt may still be running when it runs out.
+    assert!(
+        elapsed < Duration::from_millis(2000 + 300 + 500),
+        "{elapsed:?}"
+    );
+    assert!(server.stats().total > 1, "it should have retried");
+}
+
+#[tokio::test]
+async fn max_attempts_bounds_the_retries() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let mut config = SimConfig::new(catalog);
+    config.fault_rate = 1.0;
+    config.fault_kinds = vec![Fault::Http503];
+    let server = sim(config);
+    let options = ClientOptions {
+        max_attempts: 3,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&server.url(), demo_credentials(), options);
+    let error = client
+        .list(&listing(&region, None))
+        .await
+        .expect_err("every attempt fails");
+    assert_eq!(
+        error.to_string().split(" over ").next(),
+        Some(format!("DescribeImage in {region} failed after 3 attempts").as_str())
+    );
+    assert!(
+        error
+            .to_string()
+            .ends_with(": HTTP 503 Service Unavailable"),
+        "{error}"
+    );
+    assert_eq!(server.stats().total, 3);
+}
+
+#[tokio::test]
+async fn wrong_private_key_is_retcode_171_without_retry() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let server = sim(SimConfig::new(catalog));
+    let credentials = Credentials {
+        public_key: DEMO_PUBLIC_KEY.to_string(),
+        private_key: PrivateKey::new("not-the-private-key"),
+    };
+    let client = client_for(&server.url(), credentials, ClientOptions::default());
+    let error = client
+        .list(&listing(&region, None))
+        .await
+        .expect_err("refused");
+    let Error::Api(message) = &error else {
+        panic!("expected exit 5, got {error:?}");
+    };
+    assert!(
+        message.starts_with(&format!("DescribeImage in {region}: RetCode 171 ")),
+        "{message}"
+    );
+    assert!(message.contains("UCLOUD_PRIVATE_KEY"), "{message}");
+    assert_eq!(server.stats().total, 1, "171 must not be retried");
+}
+
+#[tokio::test]
+async fn unknown_public_key_is_retcode_172() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let server = sim(SimConfig::new(catalog));
+    let credentials = Credentials {
+        public_key: "nobody".to_string(),
+        private_key: PrivateKey::new(DEMO_PRIVATE_KEY),
+    };
+    let client = client_for(&server.url(), credentials, ClientOptions::default());
+    let error = client
+        .list(&listing(&region, None))
+        .await
+        .expect_err("refused");
+    assert!(matches!(error, Error::Api(_)), "{error:?}");
+    assert!(error.to_string().contains("RetCode 172"), "{error}");
+    assert!(error.to_string().contains("UCLOUD_PUBLIC_KEY"), "{error}");
+    assert_eq!(server.stats().total, 1);
+}
+
+#[tokio::test]
+async fn describe_ids_batches_at_most_100_ids_per_request() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let mut config = SimConfig::new(catalog.clone());
+    config.page_cap = 30;
+    let server = sim(config);
+    let client = client_for(&server.url(), demo_credentials(), ClientOptions::default());
+
+    let mut wanted: Vec<String> = catalog
+        .images(&region)
+        .iter()
+        .filter(|image| {
+            image
+                .get("ProjectId")
+                .and_then(|p| p.as_str())
+                .unwrap_or("")
+                .is_empty()
+        })
+        .map(|image| {
+            image["ImageId"]
+                .as_str()
+                .expect("ids are strings")
+                .to_string()
+        })
+        .collect();
+    assert!(wanted.len() > 150, "the test needs more than one batch");
+    wanted.push("uimage-doesnotexist".to_string());
+    wanted.push(wanted[0].clone());
+
+    let images = client
+        .describe_ids(&region, &wanted)
+        .await
+        .expect("describe succeeds");
+    let found: HashSet<String> = ids(&images).into_iter().collect();
+    assert_eq!(found.len(), images.len(), "no duplicates");
+    assert_eq!(found.len(), wanted.len() - 2);
+    assert!(!found.contains("uimage-doesnotexist"));
+
+    let requests = server.requests();
+    let batches: HashSet<String> = requests
+        .iter()
+        .map(|r| {
+            r.params
+                .iter()
+                .filter(|(k, _)| k.starts_with("ImageIds."))
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    assert_eq!(batches.len(), (wanted.len() - 1).div_ceil(100));
+    for request in &requests {
+        let count = request
+            .params
+            .keys()
+            .filter(|k| k.starts_with("ImageIds."))
+            .count();
+        assert!((1..=100).contains(&count), "{count} ids in one request");
+    }
+    let keys: Vec<String> = requests.iter().map(|r| r.listing_key()).collect();
+    assert_eq!(keys.iter().collect::<HashSet<_>>().len(), keys.len());
+}
+
+/// A writer shared with the test, so logs can be searched after the fact.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogBuffer {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn trace_logs_never_show_the_private_key_or_a_signature() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let mut config = SimConfig::new(catalog);
+    config.page_cap = 20;
+    config.fault_rate = 0.2;
+    config.fault_kinds = vec![Fault::Http503, Fault::RetCode2000];
+    let server = sim(config);
+
+    let buffer = LogBuffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // A current-thread runtime runs every spawned request on this thread, under this subscriber.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let client = client_for(&server.url(), demo_credentials(), ClientOptions::default());
+    client
+        .list(&listing(&region, None))
+        .await
+        .expect("listing succeeds");
+    // A refused request logs too.
+    let wrong = Credentials {
+        public_key: DEMO_PUBLIC_KEY.to_string(),
+        private_key: PrivateKey::new("wrong-private-key-0123456789"),
+    };
+    let refused = client_for(&server.url(), wrong, ClientOptions::default());
+    let _ = refused.list(&listing(&region, None)).await;
+
+    let logs = String::from_utf8(buffer.0.lock().expect("log buffer").clone()).expect("utf-8");
+    assert!(
+        logs.contains("DescribeImage attempt"),
+        "no debug logs:\n{logs}"
+    );
+    assert!(
+        logs.contains("Offset"),
+        "trace logs should name parameters:\n{logs}"
+    );
+    assert!(!logs.contains(DEMO_PRIVATE_KEY));
+    assert!(!logs.contains("wrong-private-key-0123456789"));
+    for request in server.requests() {
+        let mut params: Vec<(String, String)> = request.params.clone().into_iter().collect();
+        params.push(("PublicKey".into(), DEMO_PUBLIC_KEY.into()));
+        for key in [DEMO_PRIVATE_KEY, "wrong-private-key-0123456789"] {
+            let signature = sign(&params, &PrivateKey::new(key));
+            assert!(!logs.contains(&signature), "a signature was logged");
+        }
+    }
+}
+
+/// A tiny HTTP server whose pages are shorter than asked in the middle of a listing, as SPEC §6
+/// allows; the simulator always fills pages up to its cap, so it cannot show this.
+async fn short_page_server(
+    total: usize,
+    short_at: usize,
+    short_len: usize,
+) -> (String, Arc<Mutex<Vec<(usize, usize)>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let asked: Arc<Mutex<Vec<(usize, usize)>>> = Arc::default();
+    let log = Arc::clone(&asked);
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let log = Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // Read headers, then the body by Content-Length.
+                let body = loop {
+                    let Ok(n) = stream.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                let (name, value) = l.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break text[end + 4..end + 4 + length].to_string();
+                        }
+                    }
+                };
+                let param = |name: &str| {
+                    body.split('&')
+                        .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0)
+                };
+                let (offset, limit) = (param("Offset"), param("Limit"));
+                log.lock().expect("log").push((offset, limit));
+                let len = if offset == short_at { short_len } else { limit };
+                let end = (offset + len).min(total);
+                let images: Vec<String> = (offset.min(end)..end)
+                    .map(|i| format!(r#"{{"ImageId":"uimage-{i:04}"}}"#))
+                    .collect();
+                let json = format!(
+                    r#"{{"RetCode":0,"Action":"DescribeImageResponse","TotalCount":{total},"ImageSet":[{}]}}"#,
+                    images.join(",")
+                );
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                    json.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (url, asked)
+}
+
+#[tokio::test]
+async fn short_pages_in_the_middle_are_filled_without_refetching() {
+    let (url, asked) = short_page_server(40, 16, 3).await;
+    let options = ClientOptions {
+        page_size: 8,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&url, demo_credentials(), options);
+    let images = client
+        .list(&listing("cn-bj2", None))
+        .await
+        .expect("listing succeeds");
+    let expected: Vec<String> = (0..40).map(|i| format!("uimage-{i:04}")).collect();
+    assert_eq!(ids(&images), expected);
+
+    let mut asked = asked.lock().expect("log").clone();
+    asked.sort_unstable();
+    // Pages at 0, 8, 16 (short: 3 items), 24, 32, and the gap 19..24 asked exactly.
+    assert_eq!(asked, [(0, 8), (8, 8), (16, 8), (19, 5), (24, 8), (32, 8)]);
+}
+
+#[tokio::test]
+async fn short_first_page_reveals_the_cap() {
+    // Every page but the one at offset 0 is full: the client must trust the first page's
+    // length as the cap, then fill whatever the real cap leaves out.
+    let (url, asked) = short_page_server(20, 0, 6).await;
+    let client = client_for(&url, demo_credentials(), ClientOptions::default());
+    let images = client
+        .list(&listing("hk", None))
+        .await
+        .expect("listing succeeds");
+    let expected: Vec<String> = (0..20).map(|i| format!("uimage-{i:04}")).collect();
+    assert_eq!(ids(&images), expected);
+    let mut asked = asked.lock().expect("log").clone();
+    asked.sort_unstable();
+    assert_eq!(asked, [(0, 500), (6, 6), (12, 6), (18, 6)]);
+}
