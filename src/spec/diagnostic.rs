@@ -171,22 +171,28 @@ impl SpecError {
         self.source.inner()
     }
 
-    /// The miette report: each problem with its source line underlined. Fixed width so output
-    /// does not depend on the terminal; ASCII art without colour.
+    /// The miette report: a summary line, then each problem with its source line underlined.
+    /// Fixed width so output does not depend on the terminal; plain ASCII without colour.
     pub fn render(&self, color: bool) -> String {
         let theme = if color {
             GraphicalTheme::unicode()
         } else {
-            GraphicalTheme::ascii()
+            GraphicalTheme::none()
         };
         let handler = GraphicalReportHandler::new_themed(theme)
             .with_width(100)
             .with_links(false);
-        let mut out = String::new();
-        let report = Report { error: self };
-        if handler.render_report(&mut out, &report).is_err() {
-            // The handler only fails when writing to the String fails; fall back to plain lines.
-            return self.to_string();
+        let count = self.problems.len();
+        let noun = if count == 1 { "problem" } else { "problems" };
+        let mut out = format!("invalid spec {}: {count} {noun}\n\n", self.file);
+        for (i, diagnostic) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                out.push('\n');
+            }
+            if handler.render_report(&mut out, diagnostic).is_err() {
+                // Writing to a String cannot fail; keep the plain form if the handler ever does.
+                return self.to_string();
+            }
         }
         out
     }
@@ -226,39 +232,6 @@ impl Diagnostic for SpecError {
         Some(Box::new(
             self.diagnostics.iter().map(|d| d as &dyn Diagnostic),
         ))
-    }
-}
-
-/// The report `render` prints: a one-line summary with every problem as a related diagnostic.
-struct Report<'a> {
-    error: &'a SpecError,
-}
-
-impl fmt::Debug for Report<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Report")
-            .field("file", &self.error.file)
-            .finish()
-    }
-}
-
-impl fmt::Display for Report<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let count = self.error.problems.len();
-        let noun = if count == 1 { "problem" } else { "problems" };
-        write!(f, "invalid spec {}: {count} {noun}", self.error.file)
-    }
-}
-
-impl std::error::Error for Report<'_> {}
-
-impl Diagnostic for Report<'_> {
-    fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(&self.error.source)
-    }
-
-    fn related<'b>(&'b self) -> Option<Box<dyn Iterator<Item = &'b dyn Diagnostic> + 'b>> {
-        self.error.related()
     }
 }
 

@@ -304,16 +304,17 @@ impl Builder<'_> {
         match VersionRequirement::parse(source) {
             Ok(requirement) => Some(requirement),
             Err(reason) => {
-                self.problems.push(
-                    Problem::value(
-                        path,
-                        format!("expected a version requirement, found \"{source}\": {reason}"),
-                    )
-                    .with_help(Some(
-                        "write it as in Cargo, e.g. \">=22.04, <24\", \"~11\", \"=2019\""
-                            .to_owned(),
-                    )),
-                );
+                // version.rs explains in a sentence of its own; keep only the parser's detail.
+                let detail = reason
+                    .split_once(" is not a version requirement (")
+                    .and_then(|(_, rest)| rest.rsplit_once("); expected"))
+                    .map_or(reason.as_str(), |(detail, _)| detail);
+                self.problems.push(Problem::value(
+                    path,
+                    format!(
+                        "expected a version requirement such as \">=22.04, <24\", \"~11\" or \"=2019\", found \"{source}\": {detail}"
+                    ),
+                ));
                 None
             }
         }

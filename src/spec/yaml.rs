@@ -25,11 +25,7 @@ pub(crate) enum SyntaxError {
 /// Parses `text` and converts it; problems found while converting go to `problems`.
 pub(crate) fn to_json(text: &str, problems: &mut Vec<Problem>) -> Result<Json, SyntaxError> {
     let yaml: Yaml = serde_yaml::from_str(text).map_err(|error| {
-        let full = error.to_string();
-        let message = match full.rfind(" at line ") {
-            Some(at) => full[..at].to_owned(),
-            None => full,
-        };
+        let message = strip_positions(&error.to_string());
         if message.contains("duplicate entry") {
             return SyntaxError::DuplicateKey(message);
         }
@@ -41,6 +37,26 @@ pub(crate) fn to_json(text: &str, problems: &mut Vec<Problem>) -> Result<Json, S
     })?;
     let mut path = Vec::new();
     Ok(convert(&yaml, &mut path, problems))
+}
+
+/// serde_yaml appends ` at line L column C` (sometimes twice); the report shows positions itself.
+fn strip_positions(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find(" at line ") {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + " at line ".len()..];
+        let after_line = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+        match after_line.strip_prefix(" column ") {
+            Some(column) => rest = column.trim_start_matches(|c: char| c.is_ascii_digit()),
+            None => {
+                out.push_str(" at line ");
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Some serde_yaml messages read better with a word of explanation.
@@ -200,6 +216,17 @@ mod tests {
             }
             other => panic!("expected an alias limit error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn positions_are_stripped_from_messages() {
+        assert_eq!(
+            strip_positions(
+                "did not find ',' at line 6 column 5, while parsing at line 5 column 14"
+            ),
+            "did not find ',', while parsing"
+        );
+        assert_eq!(strip_positions("at line x"), "at line x");
     }
 
     #[test]
