@@ -9,6 +9,7 @@
 pub mod error;
 pub mod lockfile;
 pub mod plan;
+pub mod resolve;
 pub mod select;
 pub mod spec;
 pub mod ucloud;

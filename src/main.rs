@@ -1,1 +1,61 @@
-fn main() {}
+//! The `imagelock` binary: parse the command line, set up logging, run a command, map the outcome
+//! to SPEC §4's exit codes. Nothing here panics on bad input; a panic is a bug and exits 1.
+
+mod cli;
+mod commands;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use imagelock::{Error, Exit};
+
+fn main() -> ExitCode {
+    // A panic is a bug: say so in one line instead of a trace, and exit 1.
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (this is a bug in imagelock, please report it): {info}");
+    }));
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            // --help and --version are not errors.
+            return ExitCode::from(if err.use_stderr() {
+                Exit::Invalid.code()
+            } else {
+                0
+            });
+        }
+    };
+    init_logging(cli.global.verbose, cli.global.quiet);
+    let outcome = std::panic::catch_unwind(|| commands::run(cli));
+    let exit = match outcome {
+        Ok(Ok(exit)) => exit,
+        Ok(Err(err)) => {
+            report(&err);
+            err.exit()
+        }
+        Err(_) => Exit::Internal,
+    };
+    ExitCode::from(exit.code())
+}
+
+fn report(err: &Error) {
+    eprintln!("error: {err}");
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => tracing::Level::ERROR,
+        (false, 0) => tracing::Level::WARN,
+        (false, 1) => tracing::Level::DEBUG,
+        (false, _) => tracing::Level::TRACE,
+    };
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(color)
+        .with_target(false)
+        .init();
+}

@@ -39,18 +39,16 @@ pub struct Plan {
     pub targets: Vec<Target>,
 }
 
+/// Region, zone and project: what decides which images an API listing can see.
+type GroupKey = (String, Option<String>, Option<String>);
+
 /// Groups the queries' (entry, region) pairs into listings.
 pub fn plan<'a>(queries: impl IntoIterator<Item = &'a ImageQuery>) -> Plan {
     // (region, zone, project) → the queries that read from it.
-    let mut groups: BTreeMap<(String, Option<String>, Option<String>), Vec<&ImageQuery>> =
-        BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<&ImageQuery>> = BTreeMap::new();
     for query in queries {
         for region in &query.regions {
-            let key = (
-                region.clone(),
-                query.zone.clone(),
-                query.project_id.clone(),
-            );
+            let key = (region.clone(), query.zone.clone(), query.project_id.clone());
             groups.entry(key).or_default().push(query);
         }
     }

@@ -1,0 +1,230 @@
+//! One file per command, each a thin layer over the library; this file holds what they share:
+//! where the spec and lockfile are, the API client, the async runtime, and how output is printed.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+
+use imagelock::lockfile::{self, LockedImage, Lockfile, Pin};
+use imagelock::resolve::Picks;
+use imagelock::spec::{self, Spec};
+use imagelock::ucloud::{self, Client, ClientOptions, Endpoint};
+use imagelock::{Error, Exit, Result};
+
+use crate::cli::{Cli, Command, GlobalArgs};
+
+pub mod check;
+pub mod get;
+pub mod lock;
+pub mod schema;
+pub mod validate;
+
+const DEFAULT_ENDPOINT: &str = "https://api.ucloud.cn";
+
+pub fn run(cli: Cli) -> Result<Exit> {
+    let session = Session { args: cli.global };
+    match cli.command {
+        Command::Lock => lock::run(&session),
+        Command::Check => check::run(&session),
+        Command::Get { name, region } => get::run(&session, &name, region.as_deref()),
+        Command::Validate => validate::run(&session),
+        Command::Schema => schema::run(),
+    }
+}
+
+/// What every command knows about this invocation.
+pub struct Session {
+    pub args: GlobalArgs,
+}
+
+impl Session {
+    pub fn spec_path(&self) -> &Path {
+        &self.args.spec
+    }
+
+    /// `--lock`, else `imagelock.lock` next to the spec.
+    pub fn lock_path(&self) -> PathBuf {
+        match &self.args.lock {
+            Some(path) => path.clone(),
+            None => self.spec_path().with_file_name("imagelock.lock"),
+        }
+    }
+
+    pub fn load_spec(&self) -> Result<Spec> {
+        spec::load(self.spec_path())
+    }
+
+    /// The lockfile, or an empty one when there is none yet.
+    pub fn load_lock(&self) -> Result<Lockfile> {
+        Ok(Lockfile::load(&self.lock_path())?.unwrap_or_default())
+    }
+
+    /// The API client, built only by commands that call the API: credentials are not needed
+    /// otherwise.
+    pub fn client(&self) -> Result<Client> {
+        let env = |name: &str| std::env::var(name).ok();
+        let settings = ucloud::load_settings(self.args.profile.as_deref(), &env)?;
+        for warning in &settings.warnings {
+            self.warn(warning);
+        }
+        let credentials = settings.credentials.ok_or_else(|| {
+            Error::Invalid(
+                "no UCloud credentials: set UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY, or configure \
+                 a profile in ~/.ucloud/credential.json (the UCloud CLI's `ucloud init` writes it)"
+                    .to_string(),
+            )
+        })?;
+        let endpoint = self
+            .args
+            .endpoint
+            .clone()
+            .or(settings.base_url)
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+        let endpoint = Endpoint::parse(&endpoint)?;
+        let options = ClientOptions {
+            timeout: settings.timeout.unwrap_or(self.args.timeout),
+            retry_budget: self.args.retry_budget,
+            max_attempts: self.args.max_attempts,
+            concurrency: usize::from(self.args.concurrency),
+            page_size: self.args.page_size,
+            ..ClientOptions::default()
+        };
+        Client::new(endpoint, credentials, options)
+    }
+
+    /// Runs async work on a runtime made for it; commands without network never make one.
+    pub fn block_on<F: Future>(&self, work: F) -> Result<F::Output> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| Error::Internal(format!("cannot start the async runtime: {err}")))?;
+        Ok(runtime.block_on(work))
+    }
+
+    /// A line for the human on stderr (silent with -q or --json).
+    pub fn status(&self, line: impl AsRef<str>) {
+        if !self.args.quiet && !self.args.json {
+            eprintln!("{}", line.as_ref());
+        }
+    }
+
+    /// A warning on stderr; only -q silences it.
+    pub fn warn(&self, line: impl AsRef<str>) {
+        if !self.args.quiet {
+            eprintln!("warning: {}", line.as_ref());
+        }
+    }
+
+    /// Prints a JSON document on stdout.
+    pub fn print_json(&self, value: &serde_json::Value) -> Result<()> {
+        let text = serde_json::to_string_pretty(value)
+            .map_err(|err| Error::Internal(format!("cannot render JSON: {err}")))?;
+        println!("{text}");
+        Ok(())
+    }
+}
+
+/// `uimage-xxx (Ubuntu 22.04 64位, 2024-05-01)`: enough to review a pin at a glance.
+pub fn pin_label(pin: &Pin) -> String {
+    format!(
+        "{} ({}, {})",
+        pin.image_id,
+        pin.image_name,
+        date_of(pin.create_time)
+    )
+}
+
+/// A UNIX time as a UTC date.
+pub fn date_of(unix_seconds: i64) -> String {
+    jiff::Timestamp::from_second(unix_seconds)
+        .map(|t| t.strftime("%Y-%m-%d").to_string())
+        .unwrap_or_else(|_| unix_seconds.to_string())
+}
+
+/// JSON form of one pin, shared by every `--json` output.
+pub fn pin_json(pin: &Pin) -> serde_json::Value {
+    serde_json::json!({
+        "image_id": pin.image_id,
+        "image_name": pin.image_name,
+        "os_name": pin.os_name,
+        "os_type": pin.os_type,
+        "image_type": pin.image_type,
+        "create_time": pin.create_time,
+        "features": pin.features,
+    })
+}
+
+/// One pin that a command set: `old` is `None` for a new one.
+pub struct PinChange {
+    pub entry: String,
+    pub region: String,
+    pub old: Option<Pin>,
+    pub new: Pin,
+}
+
+/// Writes freshly chosen images into the lockfile: each picked entry gets the digest of its current
+/// query and exactly the pins chosen now (regions dropped from the query go with it).
+pub fn apply_picks(lock: &mut Lockfile, spec: &Spec, picks: Picks) -> Vec<PinChange> {
+    let mut changes = Vec::new();
+    for (entry, regions) in picks {
+        let Some(query) = spec.images.get(&entry) else {
+            continue;
+        };
+        let previous = lock.images.remove(&entry);
+        let mut pins = std::collections::BTreeMap::new();
+        for (region, image) in regions {
+            let new = Pin::from(&image);
+            let old = previous
+                .as_ref()
+                .and_then(|locked| locked.pins.get(&region))
+                .cloned();
+            changes.push(PinChange {
+                entry: entry.clone(),
+                region: region.clone(),
+                old,
+                new: new.clone(),
+            });
+            pins.insert(region, new);
+        }
+        lock.images.insert(
+            entry,
+            LockedImage {
+                digest: lockfile::digest(query),
+                pins,
+            },
+        );
+    }
+    changes
+}
+
+/// `  added    web cn-bj2: uimage-… (…)` / `  changed  web hk: old → new`.
+pub fn change_line(change: &PinChange) -> String {
+    let PinChange {
+        entry,
+        region,
+        old,
+        new,
+    } = change;
+    match old {
+        None => format!("  added    {entry} {region}: {}", pin_label(new)),
+        Some(old) if old.image_id == new.image_id => {
+            format!(
+                "  kept     {entry} {region}: {} (query changed)",
+                pin_label(new)
+            )
+        }
+        Some(old) => format!(
+            "  changed  {entry} {region}: {} → {}",
+            pin_label(old),
+            pin_label(new)
+        ),
+    }
+}
+
+pub fn change_json(change: &PinChange) -> serde_json::Value {
+    serde_json::json!({
+        "name": change.entry,
+        "region": change.region,
+        "old": change.old.as_ref().map(pin_json),
+        "new": pin_json(&change.new),
+    })
+}

@@ -1,0 +1,25 @@
+//! `imagelock validate`: schema and semantic checks of the spec only; no lockfile, no network.
+
+use imagelock::{Exit, Result};
+
+use super::Session;
+
+pub fn run(session: &Session) -> Result<Exit> {
+    let spec = session.load_spec()?;
+    let pins: usize = spec.images.values().map(|q| q.regions.len()).sum();
+    if session.args.json {
+        session.print_json(&serde_json::json!({
+            "spec": session.spec_path().display().to_string(),
+            "valid": true,
+            "entries": spec.images.len(),
+            "pins": pins,
+        }))?;
+    } else {
+        session.status(format!(
+            "{} is valid: {} entries, {pins} pins",
+            session.spec_path().display(),
+            spec.images.len()
+        ));
+    }
+    Ok(Exit::Success)
+}
