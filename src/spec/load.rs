@@ -248,6 +248,33 @@ images:
         assert!(load(&good).is_ok_and(|spec| spec.path == good));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+
+        /// Any edit of a valid spec either parses or yields located problems inside the text.
+        #[test]
+        fn edits_never_panic_and_problems_stay_in_bounds(
+            at in 0usize..EXAMPLE.len(),
+            cut in 0usize..6,
+            insert in "[ :\\[\\]{}a-zA-Z0-9&*!'\"\n-]{0,4}",
+        ) {
+            let start = (0..=at).rev().find(|i| EXAMPLE.is_char_boundary(*i)).unwrap_or(0);
+            let end = (start + cut..=EXAMPLE.len()).find(|i| EXAMPLE.is_char_boundary(*i)).unwrap_or(EXAMPLE.len());
+            let text = format!("{}{insert}{}", &EXAMPLE[..start], &EXAMPLE[end..]);
+            if let Err(error) = parse(&text, Path::new("imagelock.yaml")) {
+                let Error::Spec(error) = error else { panic!("unexpected error kind: {error}") };
+                proptest::prop_assert!(!error.problems.is_empty());
+                for problem in &error.problems {
+                    proptest::prop_assert!(problem.offset + problem.len <= text.len());
+                    proptest::prop_assert!(text.is_char_boundary(problem.offset));
+                    proptest::prop_assert!(problem.line >= 1 && problem.column >= 1);
+                }
+                let rendered = error.render(false);
+                proptest::prop_assert!(rendered.starts_with("invalid spec imagelock.yaml: "));
+            }
+        }
+    }
+
     #[test]
     fn line_and_column_to_offset() {
         assert_eq!(offset_of("ab\ncd位e\n", 2, 4), 3 + 2 + 3);
