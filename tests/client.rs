@@ -430,13 +430,14 @@ async fn trace_logs_never_show_the_private_key_or_a_signature() {
     }
 }
 
-/// A tiny HTTP server whose pages are shorter than asked in the middle of a listing, as SPEC §6
-/// allows; the simulator always fills pages up to its cap, so it cannot show this.
-async fn short_page_server(
-    total: usize,
-    short_at: usize,
-    short_len: usize,
-) -> (String, Arc<Mutex<Vec<(usize, usize)>>>) {
+/// What a scripted server answers: HTTP status and body, given the request's Offset, Limit and
+/// how many requests came before it.
+type Script = dyn Fn(usize, usize, usize) -> (u16, String) + Send + Sync;
+
+/// A tiny HTTP server answering by `script`, for answers the simulator does not give (pages
+/// shorter than asked mid-listing, error pages, oversized bodies). Returns its URL and the
+/// (Offset, Limit) of every request.
+async fn scripted_server(script: Arc<Script>) -> (String, Arc<Mutex<Vec<(usize, usize)>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -449,32 +450,10 @@ async fn short_page_server(
                 return;
             };
             let log = Arc::clone(&log);
+            let script = Arc::clone(&script);
             tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut chunk = [0u8; 4096];
-                // Read headers, then the body by Content-Length.
-                let body = loop {
-                    let Ok(n) = stream.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    request.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&request).to_string();
-                    if let Some(end) = text.find("\r\n\r\n") {
-                        let length = text[..end]
-                            .lines()
-                            .find_map(|l| {
-                                let (name, value) = l.split_once(':')?;
-                                name.eq_ignore_ascii_case("content-length")
-                                    .then(|| value.trim().parse::<usize>().ok())?
-                            })
-                            .unwrap_or(0);
-                        if request.len() >= end + 4 + length {
-                            break text[end + 4..end + 4 + length].to_string();
-                        }
-                    }
+                let Some(body) = read_form(&mut stream).await else {
+                    return;
                 };
                 let param = |name: &str| {
                     body.split('&')
@@ -483,18 +462,14 @@ async fn short_page_server(
                         .unwrap_or(0)
                 };
                 let (offset, limit) = (param("Offset"), param("Limit"));
-                log.lock().expect("log").push((offset, limit));
-                let len = if offset == short_at { short_len } else { limit };
-                let end = (offset + len).min(total);
-                let images: Vec<String> = (offset.min(end)..end)
-                    .map(|i| format!(r#"{{"ImageId":"uimage-{i:04}"}}"#))
-                    .collect();
-                let json = format!(
-                    r#"{{"RetCode":0,"Action":"DescribeImageResponse","TotalCount":{total},"ImageSet":[{}]}}"#,
-                    images.join(",")
-                );
+                let seq = {
+                    let mut log = log.lock().expect("log");
+                    log.push((offset, limit));
+                    log.len() - 1
+                };
+                let (status, json) = script(offset, limit, seq);
                 let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                    "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
                     json.len()
                 );
                 let _ = stream.write_all(response.as_bytes()).await;
@@ -505,9 +480,52 @@ async fn short_page_server(
     (url, asked)
 }
 
+/// Reads one request's headers, then its body by Content-Length.
+async fn read_form(stream: &mut tokio::net::TcpStream) -> Option<String> {
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        request.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&request).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if request.len() >= end + 4 + length {
+                return Some(text[end + 4..end + 4 + length].to_string());
+            }
+        }
+    }
+}
+
+/// A page of `total` numbered images; the page at `short_at` holds only `short_len`.
+fn numbered_pages(total: usize, short_at: usize, short_len: usize) -> Arc<Script> {
+    Arc::new(move |offset, limit, _| {
+        let len = if offset == short_at { short_len } else { limit };
+        let end = (offset + len).min(total);
+        let images: Vec<String> = (offset.min(end)..end)
+            .map(|i| format!(r#"{{"ImageId":"uimage-{i:04}"}}"#))
+            .collect();
+        let json = format!(
+            r#"{{"RetCode":0,"Action":"DescribeImageResponse","TotalCount":{total},"ImageSet":[{}]}}"#,
+            images.join(",")
+        );
+        (200, json)
+    })
+}
+
 #[tokio::test]
 async fn short_pages_in_the_middle_are_filled_without_refetching() {
-    let (url, asked) = short_page_server(40, 16, 3).await;
+    let (url, asked) = scripted_server(numbered_pages(40, 16, 3)).await;
     let options = ClientOptions {
         page_size: 8,
         ..ClientOptions::default()
@@ -530,7 +548,7 @@ async fn short_pages_in_the_middle_are_filled_without_refetching() {
 async fn short_first_page_reveals_the_cap() {
     // Every page but the one at offset 0 is full: the client must trust the first page's
     // length as the cap, then fill whatever the real cap leaves out.
-    let (url, asked) = short_page_server(20, 0, 6).await;
+    let (url, asked) = scripted_server(numbered_pages(20, 0, 6)).await;
     let client = client_for(&url, demo_credentials(), ClientOptions::default());
     let images = client
         .list(&listing("hk", None))
@@ -541,4 +559,81 @@ async fn short_first_page_reveals_the_cap() {
     let mut asked = asked.lock().expect("log").clone();
     asked.sort_unstable();
     assert_eq!(asked, [(0, 500), (6, 6), (12, 6), (18, 6)]);
+}
+
+#[tokio::test]
+async fn garbled_json_is_retried_but_an_error_page_is_not() {
+    let pages = numbered_pages(3, usize::MAX, 0);
+    let (url, asked) = scripted_server(Arc::new(move |offset, limit, seq| {
+        if seq == 0 {
+            (200, r#"{"RetCode":0,"TotalCo"#.to_string())
+        } else {
+            pages(offset, limit, seq)
+        }
+    }))
+    .await;
+    let client = client_for(&url, demo_credentials(), ClientOptions::default());
+    let images = client.list(&listing("hk", None)).await.expect("retried");
+    assert_eq!(images.len(), 3);
+    assert_eq!(asked.lock().expect("log").len(), 2);
+
+    let (url, asked) = scripted_server(Arc::new(|_, _, _| {
+        (404, "<html>Not Found</html>".to_string())
+    }))
+    .await;
+    let client = client_for(&url, demo_credentials(), ClientOptions::default());
+    let error = client
+        .list(&listing("hk", None))
+        .await
+        .expect_err("not the API");
+    assert!(matches!(error, Error::Api(_)), "{error:?}");
+    assert!(error.to_string().contains("HTTP 404"), "{error}");
+    assert_eq!(
+        asked.lock().expect("log").len(),
+        1,
+        "a 404 must not be retried"
+    );
+}
+
+#[tokio::test]
+async fn bodies_over_the_size_limit_are_refused() {
+    let (url, _) = scripted_server(numbered_pages(400, usize::MAX, 0)).await;
+    let options = ClientOptions {
+        max_body_bytes: 1000,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&url, demo_credentials(), options);
+    let error = client
+        .list(&listing("hk", None))
+        .await
+        .expect_err("too big");
+    assert!(matches!(error, Error::Api(_)), "{error:?}");
+    assert!(
+        error.to_string().contains("larger than 1000 bytes"),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn other_retcodes_name_action_region_code_and_message() {
+    let (url, asked) = scripted_server(Arc::new(|_, _, _| {
+        (
+            200,
+            r#"{"RetCode":230,"Action":"DescribeImageResponse","Message":"Params [Zone] not valid"}"#
+                .to_string(),
+        )
+    }))
+    .await;
+    let client = client_for(&url, demo_credentials(), ClientOptions::default());
+    let error = client
+        .list(&listing("cn-bj2", None))
+        .await
+        .expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .starts_with(r#"DescribeImage in cn-bj2: RetCode 230 "Params [Zone] not valid""#),
+        "{error}"
+    );
+    assert_eq!(asked.lock().expect("log").len(), 1);
 }

@@ -482,14 +482,21 @@ impl Inner {
     ) -> Result<(Option<u64>, Vec<Image>), Failure> {
         let response: Response = match serde_json::from_slice(body) {
             Ok(response) => response,
-            Err(e) if e.is_syntax() || e.is_eof() => {
+            // A garbled or cut-off answer is transient; an error page from something that is not
+            // the API (a proxy's 404, a redirect) will not get better by asking again.
+            Err(e) if (e.is_syntax() || e.is_eof()) && status.is_success() => {
                 return Err(Failure::Transient(format!(
                     "HTTP {status} with a body that is not valid JSON ({e})"
                 )));
             }
-            Err(e) if !status.is_success() => {
+            Err(_) if status.is_redirection() => {
                 return Err(Failure::Fatal(Error::Api(format!(
-                    "{ACTION} in {region}: HTTP {status} ({e})"
+                    "{ACTION} in {region}: HTTP {status}; redirects are not followed, check the endpoint URL"
+                ))));
+            }
+            Err(_) if !status.is_success() => {
+                return Err(Failure::Fatal(Error::Api(format!(
+                    "{ACTION} in {region}: HTTP {status} without an API answer; check the endpoint URL"
                 ))));
             }
             Err(e) => {
@@ -540,12 +547,17 @@ impl Inner {
 /// Network-level failures are transient, except ones that come from building the request.
 fn http_failure(error: &reqwest::Error) -> Failure {
     let mut message = if error.is_timeout() {
-        "timed out".to_string()
+        "timed out"
     } else if error.is_connect() {
-        "cannot connect".to_string()
+        "cannot connect"
+    } else if error.is_body() {
+        "the response body was cut off"
+    } else if error.is_decode() {
+        "the response could not be decoded"
     } else {
-        error.without_url_ref()
-    };
+        "the request failed"
+    }
+    .to_string();
     // The causes say what actually happened ("connection refused", "connection reset").
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -557,24 +569,6 @@ fn http_failure(error: &reqwest::Error) -> Failure {
         Failure::Fatal(Error::Api(format!("{ACTION}: {message}")))
     } else {
         Failure::Transient(message)
-    }
-}
-
-trait WithoutUrl {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrl for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        if self.is_body() {
-            "the response body was cut off".to_string()
-        } else if self.is_decode() {
-            "the response could not be decoded".to_string()
-        } else if self.is_request() {
-            "the request failed".to_string()
-        } else {
-            "HTTP error".to_string()
-        }
     }
 }
 
