@@ -31,7 +31,8 @@ pub const MAX_IDS_PER_REQUEST: usize = 100;
 pub struct ClientOptions {
     /// Per HTTP attempt, from connecting to the last byte of the body.
     pub timeout: Duration,
-    /// Total time spent on one request including its retries; no retry starts that would sleep past it.
+    /// Total time spent on one request including its retries: no retry is started whose sleep
+    /// would end past it (an attempt already under way may still finish, within `timeout`).
     pub retry_budget: Duration,
     /// Attempts per request, the first included.
     pub max_attempts: u32,
@@ -150,6 +151,10 @@ impl Client {
                 observer: RwLock::new(None),
             }),
         })
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
     }
 
     pub fn options(&self) -> &ClientOptions {
