@@ -41,7 +41,16 @@ fn main() -> ExitCode {
 }
 
 fn report(err: &Error) {
-    eprintln!("error: {err}");
+    match err {
+        // Located spec problems get the full report: source line, underline, path, help.
+        Error::Spec(spec_error) => eprint!("{}", spec_error.render(stderr_has_color())),
+        other => eprintln!("error: {other}"),
+    }
+}
+
+/// Colors only on a terminal, and never when NO_COLOR is set (https://no-color.org).
+fn stderr_has_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 fn init_logging(verbose: u8, quiet: bool) {
@@ -51,7 +60,7 @@ fn init_logging(verbose: u8, quiet: bool) {
         (false, 1) => tracing::Level::DEBUG,
         (false, _) => tracing::Level::TRACE,
     };
-    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let color = stderr_has_color();
     tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
