@@ -84,6 +84,51 @@ pub enum Command {
     Validate,
     /// Print the spec's JSON Schema.
     Schema,
+    /// Re-resolve the named entries (all when none) and move their pins.
+    Update {
+        /// Entries to re-resolve [default: every entry of the spec].
+        names: Vec<String>,
+    },
+    /// Report pins that would move if resolved today; exit 3 if any (writes nothing).
+    Outdated,
+    /// Check every pinned image still exists and is Available; exit 4 naming those that are not.
+    Verify,
+    /// Show one entry's filter funnel and ranked candidates, marking the pin and today's pick.
+    Explain {
+        /// The entry's name.
+        name: String,
+        /// Only this region of the entry.
+        #[arg(long)]
+        region: Option<String>,
+        /// Most candidates listed per region.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+    },
+    /// Print every pin for other tools (no network); exit 3 if the lockfile is stale.
+    Export {
+        /// json: every pin with its details; env: IMAGELOCK_<NAME>_<REGION>=id lines;
+        /// tfvars-json: a Terraform `imagelock_images` map (save as images.auto.tfvars.json).
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(imagelock::export::Format::NAMES))]
+        format: String,
+    },
+    /// Program for Terraform's `external` data source: JSON query on stdin, pin on stdout.
+    TerraformExternal,
+    /// Write a starter imagelock.yaml (refuses to overwrite one).
+    Init {
+        /// The default region of the new spec [default: the UCloud CLI profile's, else cn-bj2].
+        #[arg(long)]
+        region: Option<String>,
+        /// Replace an existing spec.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List a region's images, newest first, with the spec's filters.
+    Images(Box<crate::commands::images::ImagesArgs>),
+    /// Print a shell completion script (e.g. `imagelock completions bash > /etc/bash_completion.d/imagelock`).
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Durations on the command line: `10s`, `500ms`, `2m`, `1m 30s`.

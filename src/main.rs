@@ -3,12 +3,13 @@
 
 mod cli;
 mod commands;
+mod progress;
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use imagelock::{Error, Exit};
+use progress::stderr_has_color;
 
 fn main() -> ExitCode {
     // A panic is a bug: say so in one line instead of a trace, and exit 1.
@@ -44,13 +45,8 @@ fn report(err: &Error) {
     match err {
         // Located spec problems get the full report: source line, underline, path, help.
         Error::Spec(spec_error) => eprint!("{}", spec_error.render(stderr_has_color())),
-        other => eprintln!("error: {other}"),
+        other => eprintln!("{} {other}", progress::label("error", stderr_has_color())),
     }
-}
-
-/// Colors only on a terminal, and never when NO_COLOR is set (https://no-color.org).
-fn stderr_has_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

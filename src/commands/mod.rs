@@ -13,27 +13,60 @@ use imagelock::{Error, Exit, Result};
 use crate::cli::{Cli, Command, GlobalArgs};
 
 pub mod check;
+pub mod completions;
+pub mod explain;
+pub mod export;
 pub mod get;
+pub mod images;
+pub mod init;
 pub mod lock;
+pub mod outdated;
 pub mod schema;
+pub mod terraform_external;
+pub mod update;
 pub mod validate;
+pub mod verify;
 
 const DEFAULT_ENDPOINT: &str = "https://api.ucloud.cn";
 
 pub fn run(cli: Cli) -> Result<Exit> {
-    let session = Session { args: cli.global };
+    let progress = crate::progress::Progress::new(crate::progress::wanted(
+        cli.global.quiet,
+        cli.global.json,
+        cli.global.verbose,
+    ));
+    let session = Session {
+        args: cli.global,
+        progress,
+        color: crate::progress::stderr_has_color(),
+    };
     match cli.command {
         Command::Lock => lock::run(&session),
         Command::Check => check::run(&session),
         Command::Get { name, region } => get::run(&session, &name, region.as_deref()),
         Command::Validate => validate::run(&session),
         Command::Schema => schema::run(),
+        Command::Update { names } => update::run(&session, &names),
+        Command::Outdated => outdated::run(&session),
+        Command::Verify => verify::run(&session),
+        Command::Explain { name, region, top } => {
+            explain::run(&session, &name, region.as_deref(), top)
+        }
+        Command::Export { format } => export::run(&session, &format),
+        Command::TerraformExternal => terraform_external::run(&session),
+        Command::Init { region, force } => init::run(&session, region.as_deref(), force),
+        Command::Images(args) => images::run(&session, &args),
+        Command::Completions { shell } => completions::run(shell),
     }
 }
 
 /// What every command knows about this invocation.
 pub struct Session {
     pub args: GlobalArgs,
+    /// The spinner shown while API calls run (disabled off a terminal, with -q, --json, in CI).
+    pub progress: crate::progress::Progress,
+    /// Whether stderr takes colors.
+    pub color: bool,
 }
 
 impl Session {
@@ -88,7 +121,11 @@ impl Session {
             page_size: self.args.page_size,
             ..ClientOptions::default()
         };
-        Client::new(endpoint, credentials, options)
+        let mut client = Client::new(endpoint, credentials, options)?;
+        if let Some(observer) = self.progress.observer() {
+            client.set_observer(observer);
+        }
+        Ok(client)
     }
 
     /// Runs async work on a runtime made for it; commands without network never make one.
@@ -103,14 +140,21 @@ impl Session {
     /// A line for the human on stderr (silent with -q or --json).
     pub fn status(&self, line: impl AsRef<str>) {
         if !self.args.quiet && !self.args.json {
-            eprintln!("{}", line.as_ref());
+            // Results are being reported, so fetching is over: the spinner goes first.
+            self.progress.finish();
+            eprintln!(
+                "{}",
+                crate::progress::paint_status(line.as_ref(), self.color)
+            );
         }
     }
 
     /// A warning on stderr; only -q silences it.
     pub fn warn(&self, line: impl AsRef<str>) {
         if !self.args.quiet {
-            eprintln!("warning: {}", line.as_ref());
+            let label = crate::progress::label("warning", self.color);
+            self.progress
+                .suspend(|| eprintln!("{label} {}", line.as_ref()));
         }
     }
 
@@ -118,8 +162,22 @@ impl Session {
     pub fn print_json(&self, value: &serde_json::Value) -> Result<()> {
         let text = serde_json::to_string_pretty(value)
             .map_err(|err| Error::Internal(format!("cannot render JSON: {err}")))?;
-        println!("{text}");
-        Ok(())
+        print_stdout(&format!("{text}\n"))
+    }
+}
+
+/// Writes data to stdout. A closed pipe (`imagelock images | head`) is the reader's choice, not
+/// an error, so it ends the output quietly instead of panicking like `println!`.
+pub fn print_stdout(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) => Err(Error::Internal(format!("cannot write to stdout: {err}"))),
     }
 }
 
