@@ -32,7 +32,8 @@ pub struct ClientOptions {
     /// Per HTTP attempt, from connecting to the last byte of the body.
     pub timeout: Duration,
     /// Total time spent on one request including its retries: no retry is started whose sleep
-    /// would end past it (an attempt already under way may still finish, within `timeout`).
+    /// would end past it, and each attempt's timeout is cut to what is left of it (down to
+    /// one second), so a request gives up within about the budget.
     pub retry_budget: Duration,
     /// Attempts per request, the first included.
     pub max_attempts: u32,
@@ -358,7 +359,13 @@ impl Inner {
                     .acquire()
                     .await
                     .map_err(|_| Error::Internal("the request limiter was closed".into()))?;
-                self.attempt(region, &params).await
+                // Measured after the permit: waiting for a slot counts against the budget too.
+                let timeout = retry::attempt_timeout(
+                    self.options.timeout,
+                    self.options.retry_budget,
+                    started.elapsed(),
+                );
+                self.attempt(region, &params, timeout).await
             };
             let elapsed = attempt_started.elapsed();
             let (status, outcome) = outcome;
@@ -426,10 +433,12 @@ impl Inner {
         &self,
         region: &str,
         params: &[(String, String)],
+        timeout: Duration,
     ) -> (Option<u16>, Result<(Option<u64>, Vec<Image>), Failure>) {
         let sent = self
             .http
             .post(self.endpoint.url().clone())
+            .timeout(timeout)
             .form(params)
             .send()
             .await;

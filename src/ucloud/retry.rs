@@ -44,6 +44,18 @@ pub fn backoff_with(retry: u32, fraction: f64) -> Duration {
     ceiling.mul_f64(fraction.clamp(0.0, 1.0))
 }
 
+/// The shortest attempt worth starting when the budget is nearly spent (or the whole timeout, if
+/// that is shorter): an attempt cut to a few milliseconds could never succeed.
+pub const MIN_ATTEMPT: Duration = Duration::from_secs(1);
+
+/// The timeout of an attempt that starts `elapsed` into a request: the configured one, cut so the
+/// attempt ends when the budget does, but never below [`MIN_ATTEMPT`]. This is what bounds a total
+/// outage to about the budget: without the cut, a slow endpoint could add a whole timeout on top.
+pub fn attempt_timeout(timeout: Duration, budget: Duration, elapsed: Duration) -> Duration {
+    let left = budget.saturating_sub(elapsed);
+    timeout.min(left.max(MIN_ATTEMPT))
+}
+
 /// Whether another attempt fits: attempts left, and the sleep before it ends within the budget.
 pub fn should_retry(
     attempts_made: u32,
@@ -92,6 +104,17 @@ mod tests {
         for code in [0, 160, 171, 172, 230, 1999] {
             assert!(!is_transient_ret_code(code));
         }
+    }
+
+    #[test]
+    fn attempts_end_with_the_budget() {
+        let s = Duration::from_secs;
+        assert_eq!(attempt_timeout(s(10), s(30), s(0)), s(10));
+        assert_eq!(attempt_timeout(s(10), s(30), s(25)), s(5));
+        assert_eq!(attempt_timeout(s(10), s(30), s(30)), MIN_ATTEMPT);
+        assert_eq!(attempt_timeout(s(10), s(30), s(99)), MIN_ATTEMPT);
+        let short = Duration::from_millis(300);
+        assert_eq!(attempt_timeout(short, s(2), s(2)), short);
     }
 
     #[test]
