@@ -1,0 +1,216 @@
+//! Credentials from the official UCloud CLI's shared files (SPEC §5), end to end: the real binary
+//! with no UCLOUD_* variables, a temp HOME holding `.ucloud/credential.json` and `config.json`,
+//! and the simulator as the profile's `base_url`.
+
+mod common;
+
+use common::{PRIVATE_KEY, PUBLIC_KEY, Project, output_of};
+
+const SPEC: &str = "version: 1\nimages:\n  web:\n    region: cn-bj2\n    filters: { name: \"^Ubuntu 22\\\\.04\" }\n";
+
+/// Two profiles: `sim` holds the simulator's demo key, `other` a key the simulator refuses.
+fn credential_json() -> String {
+    serde_json::json!([
+        {"public_key": "refused-public-key", "private_key": "refused-private-key", "profile": "other"},
+        {"public_key": PUBLIC_KEY, "private_key": PRIVATE_KEY, "profile": "sim"},
+    ])
+    .to_string()
+}
+
+/// Both profiles point at the simulator; `active` names the one used without `--profile`.
+fn config_json(project: &Project, active: &str) -> String {
+    let url = project.sim.url();
+    serde_json::json!([
+        {"profile": "other", "active": active == "other", "region": "hk", "base_url": url},
+        {"profile": "sim", "active": active == "sim", "region": "cn-bj2", "base_url": url,
+         "project_id": "", "timeout_sec": 5},
+    ])
+    .to_string()
+}
+
+fn write_home(project: &Project, file: &str, text: &str, mode: u32) -> std::path::PathBuf {
+    let path = project.path(".ucloud").join(file);
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir .ucloud");
+    std::fs::write(&path, text).expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    path
+}
+
+fn project_with_profiles(active: &str) -> Project {
+    let project = Project::new(SPEC);
+    write_home(&project, "credential.json", &credential_json(), 0o600);
+    write_home(
+        &project,
+        "config.json",
+        &config_json(&project, active),
+        0o644,
+    );
+    project
+}
+
+#[test]
+fn lock_uses_the_active_profile_and_its_base_url() {
+    let project = project_with_profiles("sim");
+    let (code, _, stderr) = output_of(project.bare_cmd(&["lock"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("added    web cn-bj2"), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert_eq!(project.requests(), 1);
+    assert!(project.lock_bytes().is_some());
+}
+
+#[test]
+fn profile_flag_and_variable_win_over_the_active_profile() {
+    let project = project_with_profiles("other");
+    // The active profile's key is refused by the simulator: exit 5, nothing written.
+    let (code, _, stderr) = output_of(project.bare_cmd(&["lock"]));
+    assert_eq!(code, 5, "{stderr}");
+    assert!(project.lock_bytes().is_none());
+
+    let (code, _, stderr) = output_of(project.bare_cmd(&["--profile", "sim", "lock"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(project.lock_bytes().is_some());
+
+    std::fs::remove_file(project.lock_path()).expect("remove lock");
+    let mut cmd = project.bare_cmd(&["lock"]);
+    cmd.env("UCLOUD_PROFILE", "sim");
+    let (code, _, stderr) = output_of(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(project.lock_bytes().is_some());
+}
+
+#[test]
+fn environment_keys_win_over_the_credential_file() {
+    let project = project_with_profiles("other");
+    let mut cmd = project.bare_cmd(&["lock"]);
+    cmd.env("UCLOUD_PUBLIC_KEY", PUBLIC_KEY)
+        .env("UCLOUD_PRIVATE_KEY", PRIVATE_KEY);
+    let (code, _, stderr) = output_of(cmd);
+    // The active profile still gives the endpoint; the key comes from the environment.
+    assert_eq!(code, 0, "{stderr}");
+}
+
+#[test]
+fn override_variables_move_both_files() {
+    let project = Project::new(SPEC);
+    let elsewhere = project.path("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("mkdir");
+    let credentials = elsewhere.join("keys.json");
+    let config = elsewhere.join("cfg.json");
+    std::fs::write(&credentials, credential_json()).expect("write");
+    std::fs::write(&config, config_json(&project, "sim")).expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o600))
+            .expect("chmod");
+    }
+    let mut cmd = project.bare_cmd(&["lock"]);
+    cmd.env("UCLOUD_SHARED_CREDENTIAL_FILE", &credentials)
+        .env("UCLOUD_SHARED_CONFIG_FILE", &config);
+    let (code, _, stderr) = output_of(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(project.requests(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_readable_key_file_gets_a_warning_on_stderr_and_the_run_goes_on() {
+    let project = project_with_profiles("sim");
+    let path = write_home(&project, "credential.json", &credential_json(), 0o644);
+    let (code, stdout, stderr) = output_of(project.bare_cmd(&["lock"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("warning:"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("chmod 600 {}", path.display())),
+        "{stderr}"
+    );
+    // -q silences warnings too.
+    std::fs::remove_file(project.lock_path()).expect("remove lock");
+    let (code, _, stderr) = output_of(project.bare_cmd(&["-q", "lock"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+}
+
+#[test]
+fn malformed_credential_file_is_exit_2_naming_it_without_a_request() {
+    let project = project_with_profiles("sim");
+    let path = write_home(&project, "credential.json", "{\"profile\": ", 0o600);
+    let (code, _, stderr) = output_of(project.bare_cmd(&["lock"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("public_key, private_key, profile"),
+        "{stderr}"
+    );
+    assert_eq!(project.requests(), 0);
+    assert!(project.lock_bytes().is_none());
+}
+
+#[test]
+fn malformed_config_file_is_exit_2_naming_it() {
+    let project = project_with_profiles("sim");
+    let path = write_home(&project, "config.json", "[{\"active\": \"yes\"}]", 0o644);
+    let (code, _, stderr) = output_of(project.bare_cmd(&["lock"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+    assert_eq!(project.requests(), 0);
+}
+
+#[test]
+fn unknown_profile_is_exit_2_listing_the_known_ones() {
+    let project = project_with_profiles("sim");
+    let (code, _, stderr) = output_of(project.bare_cmd(&["--profile", "staging", "lock"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("\"staging\""), "{stderr}");
+    assert!(stderr.contains("other, sim"), "{stderr}");
+    assert_eq!(project.requests(), 0);
+}
+
+#[test]
+fn no_credentials_is_exit_2_naming_both_variables() {
+    let project = Project::new(SPEC);
+    let mut cmd = project.bare_cmd(&["lock"]);
+    cmd.env("UCLOUD_BASE_URL", project.sim.url());
+    let (code, stdout, stderr) = output_of(cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(stderr.contains("UCLOUD_PUBLIC_KEY"), "{stderr}");
+    assert!(stderr.contains("UCLOUD_PRIVATE_KEY"), "{stderr}");
+    assert_eq!(project.requests(), 0);
+    assert!(project.lock_bytes().is_none());
+}
+
+#[test]
+fn commands_without_api_calls_need_no_credentials() {
+    let project = Project::new(SPEC);
+    // A broken key file does not matter to commands that never call the API.
+    write_home(&project, "credential.json", "garbage", 0o600);
+    for args in [&["validate"][..], &["check"], &["schema"]] {
+        let (code, _, stderr) = output_of(project.bare_cmd(args));
+        assert_ne!(code, 2, "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn the_private_key_never_appears_in_any_output() {
+    let project = project_with_profiles("sim");
+    let (code, stdout, stderr) = output_of(project.bare_cmd(&["-vv", "lock"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("DescribeImage"),
+        "-vv logs requests: {stderr}"
+    );
+    for output in [&stdout, &stderr] {
+        assert!(!output.contains(PRIVATE_KEY));
+    }
+    let lock = project.lock_text();
+    assert!(!lock.contains(PRIVATE_KEY));
+}
