@@ -7,12 +7,17 @@
 //! entries; the CLI's commands are thin layers over it.
 
 pub mod error;
+pub mod explain;
+pub mod export;
 pub mod lockfile;
 pub mod plan;
+pub mod refresh;
 pub mod resolve;
 pub mod select;
 pub mod spec;
+pub mod terraform;
 pub mod ucloud;
+pub mod verify;
 pub mod version;
 
 pub use error::{Error, Exit, Result};

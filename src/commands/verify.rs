@@ -1,0 +1,70 @@
+//! `imagelock verify`: every pinned ImageId must still exist in its region and be Available;
+//! exit 4 naming each one that is not. Reads the lockfile only, and never writes it.
+
+use imagelock::lockfile::Lockfile;
+use imagelock::verify;
+use imagelock::{Error, Exit, Result};
+
+use super::{Session, pin_label};
+
+pub fn run(session: &Session) -> Result<Exit> {
+    let lock_path = session.lock_path();
+    let lock = Lockfile::load(&lock_path)?.ok_or_else(|| {
+        Error::Invalid(format!(
+            "no lockfile at {}; run `imagelock lock` first",
+            lock_path.display()
+        ))
+    })?;
+    let client = session.client()?;
+    let report = session.block_on(verify::verify(&client, &lock))??;
+
+    if session.args.json {
+        session.print_json(&serde_json::json!({
+            "lockfile": lock_path.display().to_string(),
+            "pins": report.pins,
+            "regions": report.regions,
+            "problems": report.problems.iter().map(|p| serde_json::json!({
+                "name": p.entry,
+                "region": p.region,
+                "image_id": p.pin.image_id,
+                "image_name": p.pin.image_name,
+                "state": p.state_label(),
+            })).collect::<Vec<_>>(),
+        }))?;
+    } else if report.problems.is_empty() {
+        session.status(format!(
+            "all {} pins of {} exist and are Available ({} {} checked)",
+            report.pins,
+            lock_path.display(),
+            report.regions,
+            if report.regions == 1 {
+                "region"
+            } else {
+                "regions"
+            }
+        ));
+    } else {
+        // A deploy is about to fail: say so even with -q.
+        eprintln!(
+            "{} of {} pins in {} cannot be deployed:",
+            report.problems.len(),
+            report.pins,
+            lock_path.display()
+        );
+        for problem in &report.problems {
+            eprintln!(
+                "  {} {}: {} is {}",
+                problem.entry,
+                problem.region,
+                pin_label(&problem.pin),
+                problem.state_label()
+            );
+        }
+        eprintln!("run `imagelock update NAME` to move them to an image that exists");
+    }
+    Ok(if report.problems.is_empty() {
+        Exit::Success
+    } else {
+        Exit::ResolutionFailed
+    })
+}

@@ -1,0 +1,186 @@
+//! Explaining one entry's choice in one region: the filter funnel, every candidate ranked by the
+//! entry's `select` rule, today's pick, and where the lockfile's pin stands among them, so a
+//! user can see why a query matches nothing, or why the pin differs from what they expected.
+
+use crate::lockfile::Pin;
+use crate::select::{self, Context, Funnel, FunnelStep, HAS_VERSION_STEP, SelectError};
+use crate::spec::{ImageQuery, Selection};
+use crate::ucloud::Image;
+
+/// Where the lockfile's pin stands in today's listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PinStanding {
+    /// No pin for this entry and region.
+    Unpinned,
+    /// Among the candidates, at this 0-based rank.
+    Candidate(usize),
+    /// In the listing, but the filters drop it now (e.g. it became Unavailable).
+    FilteredOut { state: String },
+    /// Not in the listing at all (deleted, or not visible to this query).
+    NotListed,
+}
+
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub region: String,
+    pub funnel: Funnel,
+    /// Every candidate, best first.
+    pub ranked: Vec<Image>,
+    /// Today's pick, or why there is none.
+    pub pick: Result<String, SelectError>,
+    pub pinned: Option<Pin>,
+    pub standing: PinStanding,
+}
+
+/// Filters, ranks and picks the way `lock` does, keeping everything `lock` throws away.
+pub fn explain(
+    query: &ImageQuery,
+    region: &str,
+    images: &[Image],
+    ctx: &Context,
+    pinned: Option<&Pin>,
+) -> Explanation {
+    let (mut candidates, mut funnel) = select::filter(&query.filters, images, ctx);
+    select::rank(query.select, &mut candidates);
+    if query.select == Selection::HighestVersion {
+        // As in `choose`: ranking drops versionless images, which the funnel must show.
+        funnel.steps.push(FunnelStep {
+            filter: HAS_VERSION_STEP.to_string(),
+            kept: candidates.len(),
+        });
+    }
+    let pick = select::choose(query, images, ctx).map(|image| image.image_id.clone());
+    let standing = match pinned {
+        None => PinStanding::Unpinned,
+        Some(pin) => match candidates.iter().position(|c| c.image_id == pin.image_id) {
+            Some(rank) => PinStanding::Candidate(rank),
+            None => match images.iter().find(|i| i.image_id == pin.image_id) {
+                Some(image) => PinStanding::FilteredOut {
+                    state: image.state.clone(),
+                },
+                None => PinStanding::NotListed,
+            },
+        },
+    };
+    Explanation {
+        region: region.to_string(),
+        funnel,
+        ranked: candidates.into_iter().cloned().collect(),
+        pick,
+        pinned: pinned.cloned(),
+        standing,
+    }
+}
+
+impl Explanation {
+    pub fn is_pick(&self, image: &Image) -> bool {
+        self.pick.as_deref().ok() == Some(image.image_id.as_str())
+    }
+
+    pub fn is_pinned(&self, image: &Image) -> bool {
+        self.pinned.as_ref().map(|p| p.image_id.as_str()) == Some(image.image_id.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::select::test_support::image;
+    use crate::spec::Filters;
+
+    fn query(select: Selection) -> ImageQuery {
+        ImageQuery {
+            name: "web".into(),
+            regions: vec!["cn-bj2".into()],
+            zone: None,
+            project_id: None,
+            filters: Filters::default(),
+            select,
+        }
+    }
+
+    fn ctx() -> Context {
+        Context {
+            now: "2025-06-01T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn ranks_marks_the_pick_and_finds_the_pin() {
+        let mut gone = image("uimage-c", "Ubuntu 22.04", 5);
+        gone.state = "Unavailable".into();
+        let images = [
+            image("uimage-a", "Ubuntu 22.04", 10),
+            image("uimage-b", "Ubuntu 22.04", 20),
+            gone.clone(),
+        ];
+        let pin_a = Pin::from(&images[0]);
+        let e = explain(
+            &query(Selection::Newest),
+            "cn-bj2",
+            &images,
+            &ctx(),
+            Some(&pin_a),
+        );
+        let ids: Vec<&str> = e.ranked.iter().map(|i| i.image_id.as_str()).collect();
+        assert_eq!(ids, ["uimage-b", "uimage-a"]);
+        assert_eq!(e.pick.as_deref().ok(), Some("uimage-b"));
+        assert_eq!(e.standing, PinStanding::Candidate(1));
+        assert!(e.is_pick(&e.ranked[0]) && e.is_pinned(&e.ranked[1]));
+
+        let e = explain(
+            &query(Selection::Newest),
+            "cn-bj2",
+            &images,
+            &ctx(),
+            Some(&Pin::from(&gone)),
+        );
+        assert_eq!(
+            e.standing,
+            PinStanding::FilteredOut {
+                state: "Unavailable".into()
+            }
+        );
+        let e = explain(
+            &query(Selection::Newest),
+            "cn-bj2",
+            &images[..2],
+            &ctx(),
+            Some(&Pin::from(&gone)),
+        );
+        assert_eq!(e.standing, PinStanding::NotListed);
+    }
+
+    #[test]
+    fn only_with_several_has_candidates_but_no_pick() {
+        let images = [
+            image("uimage-a", "Ubuntu 22.04", 10),
+            image("uimage-b", "Ubuntu 22.04", 20),
+        ];
+        let e = explain(&query(Selection::Only), "cn-bj2", &images, &ctx(), None);
+        assert_eq!(e.ranked.len(), 2);
+        assert!(matches!(
+            e.pick,
+            Err(SelectError::Ambiguous { count: 2, .. })
+        ));
+        assert_eq!(e.standing, PinStanding::Unpinned);
+    }
+
+    #[test]
+    fn highest_version_funnel_shows_the_version_step() {
+        let images = [image("uimage-a", "mine", 10)];
+        let e = explain(
+            &query(Selection::HighestVersion),
+            "cn-bj2",
+            &images,
+            &ctx(),
+            None,
+        );
+        assert_eq!(
+            e.funnel.steps.last().map(|s| s.filter.as_str()),
+            Some(HAS_VERSION_STEP)
+        );
+        assert!(e.ranked.is_empty());
+        assert!(matches!(e.pick, Err(SelectError::NoMatch { .. })));
+    }
+}
