@@ -6,6 +6,7 @@
 
 mod digest;
 mod format;
+mod guard;
 mod write;
 
 use std::collections::BTreeMap;
@@ -19,6 +20,7 @@ use crate::ucloud::Image;
 
 pub use digest::digest;
 pub use format::{HEADER, MAX_LOCKFILE_BYTES};
+pub use guard::RunLock;
 
 /// The only lockfile format version this imagelock reads and writes.
 pub const LOCKFILE_VERSION: u64 = 1;
