@@ -274,8 +274,12 @@ impl Diagnostic for ProblemDiagnostic {
     }
 }
 
-/// The short text under the underline: the expectation, without the "found …" half.
+/// The short text under the underline: the expectation, without the "found …" half. An unknown
+/// key's list of valid keys is already in the heading, so its label stays short.
 fn label_text(message: &str) -> String {
+    if message.starts_with("unknown key ") {
+        return "unknown key".to_owned();
+    }
     match message.split_once(", found ") {
         Some((expected, _)) => expected.to_owned(),
         None => message.to_owned(),
