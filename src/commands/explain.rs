@@ -55,12 +55,11 @@ pub fn run(session: &Session, name: &str, region: Option<&str>, top: usize) -> R
             "regions": regions,
         }))?;
     } else {
-        for (index, e) in explanations.iter().enumerate() {
-            if index > 0 {
-                println!();
-            }
-            print!("{}", human(name, query.select.as_str(), e, top));
-        }
+        let text: Vec<String> = explanations
+            .iter()
+            .map(|e| human(name, query.select.as_str(), e, top))
+            .collect();
+        super::print_stdout(&text.join("\n"))?;
     }
     Ok(Exit::Success)
 }

@@ -28,6 +28,6 @@ pub fn run(session: &Session, format: &str) -> Result<Exit> {
         }
         return Ok(Exit::OutOfDate);
     }
-    print!("{}", export::render(&lock, format)?);
+    super::print_stdout(&export::render(&lock, format)?)?;
     Ok(Exit::Success)
 }

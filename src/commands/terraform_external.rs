@@ -37,7 +37,7 @@ pub fn run(session: &Session) -> Result<Exit> {
         Ok((region, pin)) => {
             let text = serde_json::to_string(&terraform::result(region, pin))
                 .map_err(|err| Error::Internal(format!("cannot render JSON: {err}")))?;
-            println!("{text}");
+            super::print_stdout(&format!("{text}\n"))?;
             Ok(Exit::Success)
         }
         Err(err) => {
