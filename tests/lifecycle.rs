@@ -529,3 +529,21 @@ fn terraform_external_follows_the_protocol() {
     assert!(stderr.contains("stale"), "{stderr}");
     assert_eq!(project.requests(), 0);
 }
+
+#[test]
+fn the_terraform_example_holds_the_export_of_the_example_lock() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let project = Project::new(SPEC);
+    let spec = root.join("examples/imagelock.yaml");
+    let spec = spec.to_str().expect("UTF-8 path");
+    let (code, stdout, stderr) =
+        common::output_of(project.bare_cmd(&["-f", spec, "export", "--format", "tfvars-json"]));
+    assert_eq!(code, 0, "{stderr}");
+    let committed =
+        std::fs::read_to_string(root.join("examples/terraform/tfvars/images.auto.tfvars.json"))
+            .expect("the example's variable file");
+    assert_eq!(
+        committed, stdout,
+        "regenerate examples/terraform/tfvars/images.auto.tfvars.json with `imagelock -f examples/imagelock.yaml export --format tfvars-json`"
+    );
+}
