@@ -49,18 +49,30 @@ fn report(err: &Error) {
     }
 }
 
+/// `-v` shows imagelock's own debug lines (requests with region, offset, status and timing),
+/// `-vv` adds its traces and the HTTP stack's debug lines, `-vvv` everything. The HTTP stack's
+/// connection chatter would bury the requests at `-v`.
 fn init_logging(verbose: u8, quiet: bool) {
-    let level = match (quiet, verbose) {
-        (true, _) => tracing::Level::ERROR,
-        (false, 0) => tracing::Level::WARN,
-        (false, 1) => tracing::Level::DEBUG,
-        (false, _) => tracing::Level::TRACE,
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::filter::Targets;
+    use tracing_subscriber::prelude::*;
+
+    let (own, others) = match (quiet, verbose) {
+        (true, _) => (LevelFilter::ERROR, LevelFilter::ERROR),
+        (false, 0) => (LevelFilter::WARN, LevelFilter::WARN),
+        (false, 1) => (LevelFilter::DEBUG, LevelFilter::WARN),
+        (false, 2) => (LevelFilter::TRACE, LevelFilter::DEBUG),
+        (false, _) => (LevelFilter::TRACE, LevelFilter::TRACE),
     };
-    let color = stderr_has_color();
-    tracing_subscriber::fmt()
-        .with_max_level(level)
+    let filter = Targets::new()
+        .with_target(env!("CARGO_CRATE_NAME"), own)
+        .with_default(others);
+    let output = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .with_target(false)
+        .with_ansi(stderr_has_color())
+        .with_target(false);
+    tracing_subscriber::registry()
+        .with(output)
+        .with(filter)
         .init();
 }

@@ -10,6 +10,7 @@ use imagelock::spec::{
 };
 use imagelock::ucloud::{self, Image};
 use imagelock::{Error, Exit, Result};
+use unicode_width::UnicodeWidthStr;
 
 use super::{Session, date_of, print_stdout};
 
@@ -164,8 +165,8 @@ fn image_json(image: &Image) -> serde_json::Value {
     })
 }
 
-/// `IMAGE ID  CREATED  STATE  FEATURES  NAME`; the name goes last because it may hold wide
-/// characters (`64位`) that would break column alignment.
+/// `IMAGE ID  CREATED  STATE  NAME  FEATURES`, aligned by display width (`64位` takes four
+/// columns); the long features list goes last, where a narrow terminal's wrapping hurts least.
 fn table(images: &[&Image]) -> String {
     let rows: Vec<[String; 5]> = images
         .iter()
@@ -174,29 +175,28 @@ fn table(images: &[&Image]) -> String {
                 image.image_id.clone(),
                 date_of(image.create_time),
                 image.state.clone(),
+                image.image_name.clone(),
                 if image.features.is_empty() {
                     "-".to_string()
                 } else {
                     image.features.join(",")
                 },
-                image.image_name.clone(),
             ]
         })
         .collect();
-    let header = ["IMAGE ID", "CREATED", "STATE", "FEATURES", "NAME"];
+    let header = ["IMAGE ID", "CREATED", "STATE", "NAME", "FEATURES"];
     let mut widths = header.map(str::len);
     for row in &rows {
         for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+            *width = (*width).max(cell.width());
         }
     }
     let line = |cells: [&str; 5]| {
         let mut text = String::new();
         for (i, cell) in cells.iter().enumerate() {
-            if i + 1 == cells.len() {
-                text.push_str(cell);
-            } else {
-                text.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+            text.push_str(cell);
+            if i + 1 < cells.len() {
+                text.push_str(&" ".repeat(widths[i] - cell.width() + 2));
             }
         }
         text
