@@ -53,7 +53,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
     /// Timeout of one API request (e.g. 10s, 500ms).
-    #[arg(long, global = true, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, global = true, default_value = "10s", value_parser = parse_timeout)]
     pub timeout: Duration,
     /// Total time spent retrying one request before giving up (e.g. 30s, 2m).
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
@@ -137,6 +137,15 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|err| format!("`{text}` is not a duration like 10s, 500ms or 2m ({err})"))?;
     Duration::try_from(parsed).map_err(|_| format!("`{text}` must not be negative"))
+}
+
+/// A timeout of zero would fail every request without sending it.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let duration = parse_duration(text)?;
+    if duration.is_zero() {
+        return Err(format!("`{text}` must be longer than zero"));
+    }
+    Ok(duration)
 }
 
 #[cfg(test)]

@@ -46,6 +46,8 @@ pub fn load(path: &Path) -> Result<Spec, Error> {
 
 /// Parses spec text; `path` is only used in messages and kept in the [`Spec`].
 pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
+    // Windows editors save a byte-order mark; serde_yaml would take it for a second document.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut problems = Vec::new();
     let doc = match yaml::to_json(text, &mut problems) {
         Ok(doc) => doc,
