@@ -68,7 +68,7 @@ fn render_pin(pin: &Pin, out: &mut String) {
     let mut features: Vec<&String> = pin.features.iter().collect();
     features.sort();
     features.dedup();
-    let items: Vec<String> = features.into_iter().map(|f| scalar(f)).collect();
+    let items: Vec<String> = features.into_iter().map(|f| flow_item(f)).collect();
     let _ = writeln!(out, "        features: [{}]", items.join(", "));
 }
 
@@ -87,6 +87,20 @@ pub(super) fn scalar(text: &str) -> String {
         return text.to_string();
     }
     format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A string as an item of a flow list (`[a, b]`): flow context reads `:` and friends differently
+/// from block context (`െ:?` is fine as a value, not as an item), so a plain item must also read
+/// back as itself inside brackets.
+fn flow_item(text: &str) -> String {
+    let rendered = scalar(text);
+    if rendered != text {
+        return rendered;
+    }
+    match serde_yaml::from_str::<Vec<String>>(&format!("[{text}]")) {
+        Ok(items) if items.len() == 1 && items[0] == text => rendered,
+        _ => format!("'{}'", text.replace('\'', "''")),
+    }
 }
 
 fn needs_escape(c: char) -> bool {
@@ -401,6 +415,16 @@ mod tests {
             entry.pins.insert(name.to_string(), pin);
             round_trips(&lock);
         }
+    }
+
+    #[test]
+    fn flow_items_that_block_context_allows_are_still_quoted() {
+        // Found by the round-trip property test: plain as a value, not inside `[...]`.
+        for feature in ["\u{d46}:?", "a:b", "x:"] {
+            round_trips(&lock_with("web", "Ubuntu", &[feature, "IPv6"]));
+        }
+        assert_eq!(flow_item("IPv6"), "IPv6");
+        assert_eq!(flow_item("\u{d46}:?"), "'\u{d46}:?'");
     }
 
     #[test]
