@@ -52,9 +52,9 @@ pub struct GlobalArgs {
     /// Most API requests in flight at once.
     #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// Timeout of one API request (e.g. 10s, 500ms).
-    #[arg(long, global = true, default_value = "10s", value_parser = parse_timeout)]
-    pub timeout: Duration,
+    /// Timeout of one API request, e.g. 10s or 500ms [default: the profile's timeout_sec, else 10s].
+    #[arg(long, global = true, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     /// Total time spent retrying one request before giving up (e.g. 30s, 2m).
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
     pub retry_budget: Duration,

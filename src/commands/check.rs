@@ -2,7 +2,7 @@
 
 use imagelock::{Exit, Result};
 
-use super::Session;
+use super::{Session, count};
 
 pub fn run(session: &Session) -> Result<Exit> {
     let spec = session.load_spec()?;
@@ -20,10 +20,10 @@ pub fn run(session: &Session) -> Result<Exit> {
         }))?;
     } else if stale.is_fresh() {
         session.status(format!(
-            "{} satisfies {} ({} entries)",
+            "{} satisfies {} ({})",
             lock_path.display(),
             session.spec_path().display(),
-            spec.images.len()
+            count(spec.images.len(), "entry", "entries")
         ));
     } else {
         // The verdict is the point of `check`, so it is printed even with -q.

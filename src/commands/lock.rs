@@ -6,7 +6,7 @@ use imagelock::select::Context;
 use imagelock::spec::ImageQuery;
 use imagelock::{Exit, Result};
 
-use super::{PinChange, Session, apply_picks, change_json, change_line};
+use super::{PinChange, Session, apply_picks, change_json, change_line, count};
 
 pub fn run(session: &Session) -> Result<Exit> {
     let spec = session.load_spec()?;
@@ -79,13 +79,8 @@ fn report(
         let entries: std::collections::BTreeSet<&str> =
             changes.iter().map(|c| c.entry.as_str()).collect();
         session.status(format!(
-            "Locked {} {} ({} removed) in {path}",
-            entries.len(),
-            if entries.len() == 1 {
-                "entry"
-            } else {
-                "entries"
-            },
+            "Locked {} ({} removed) in {path}",
+            count(entries.len(), "entry", "entries"),
             removed.len()
         ));
     } else {

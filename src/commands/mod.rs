@@ -27,8 +27,6 @@ pub mod update;
 pub mod validate;
 pub mod verify;
 
-const DEFAULT_ENDPOINT: &str = "https://api.ucloud.cn";
-
 pub fn run(cli: Cli) -> Result<Exit> {
     let progress = crate::progress::Progress::new(crate::progress::wanted(
         cli.global.quiet,
@@ -111,15 +109,21 @@ impl Session {
             .endpoint
             .clone()
             .or(settings.base_url)
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
+            .unwrap_or_else(|| ucloud::DEFAULT_ENDPOINT.to_string());
         let endpoint = Endpoint::parse(&endpoint)?;
+        let defaults = ClientOptions::default();
         let options = ClientOptions {
-            timeout: settings.timeout.unwrap_or(self.args.timeout),
+            // An explicit flag beats the profile, which beats the default.
+            timeout: self
+                .args
+                .timeout
+                .or(settings.timeout)
+                .unwrap_or(defaults.timeout),
             retry_budget: self.args.retry_budget,
             max_attempts: self.args.max_attempts,
             concurrency: usize::from(self.args.concurrency),
             page_size: self.args.page_size,
-            ..ClientOptions::default()
+            ..defaults
         };
         let mut client = Client::new(endpoint, credentials, options)?;
         if let Some(observer) = self.progress.observer() {
@@ -189,6 +193,11 @@ pub fn pin_label(pin: &Pin) -> String {
         pin.image_name,
         date_of(pin.create_time)
     )
+}
+
+/// `1 entry`, `3 entries`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// A UNIX time as a UTC date.

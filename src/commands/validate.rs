@@ -2,7 +2,7 @@
 
 use imagelock::{Exit, Result};
 
-use super::Session;
+use super::{Session, count};
 
 pub fn run(session: &Session) -> Result<Exit> {
     let spec = session.load_spec()?;
@@ -16,9 +16,10 @@ pub fn run(session: &Session) -> Result<Exit> {
         }))?;
     } else {
         session.status(format!(
-            "{} is valid: {} entries, {pins} pins",
+            "{} is valid: {}, {}",
             session.spec_path().display(),
-            spec.images.len()
+            count(spec.images.len(), "entry", "entries"),
+            count(pins, "pin", "pins")
         ));
     }
     Ok(Exit::Success)
