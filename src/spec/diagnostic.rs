@@ -85,6 +85,9 @@ pub struct LocatedProblem {
     pub help: Option<String>,
 }
 
+/// Problems shown in full by [`SpecError::render`]; the rest are counted.
+pub const MAX_RENDERED: usize = 50;
+
 /// Every problem of one spec file, sorted by position.
 #[derive(Debug)]
 pub struct SpecError {
@@ -100,13 +103,24 @@ impl SpecError {
     /// Locates `problems` in `text` and sorts them by position; exact duplicates (a bad default
     /// seen through several entries) are reported once.
     pub(crate) fn new(path: &Path, text: &str, index: &Index, problems: Vec<Problem>) -> Self {
+        // Line starts found once: a spec can have thousands of problems, and finding each one's
+        // line from the start of the text would be quadratic.
+        let line_starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let line_col = |offset: usize| {
+            let offset = floor_char_boundary(text, offset.min(text.len()));
+            let line = line_starts.partition_point(|&start| start <= offset);
+            let start = line_starts[line - 1];
+            (line, text[start..offset].chars().count() + 1)
+        };
         let mut located: Vec<LocatedProblem> = problems
             .into_iter()
             .map(|problem| {
                 let span = problem
                     .at
                     .unwrap_or_else(|| index.span_of(&problem.path, problem.part));
-                let (line, column) = line_col(text, span.0);
+                let (line, column) = line_col(span.0);
                 LocatedProblem {
                     line,
                     column,
@@ -185,7 +199,9 @@ impl SpecError {
         let count = self.problems.len();
         let noun = if count == 1 { "problem" } else { "problems" };
         let mut out = format!("invalid spec {}: {count} {noun}\n\n", self.file);
-        for (i, diagnostic) in self.diagnostics.iter().enumerate() {
+        // Each report scans the source from the start, so thousands of them (a generated spec
+        // with one mistake repeated) would take minutes; nobody reads past the first screens.
+        for (i, diagnostic) in self.diagnostics.iter().take(MAX_RENDERED).enumerate() {
             if i > 0 {
                 out.push('\n');
             }
@@ -193,6 +209,12 @@ impl SpecError {
                 // Writing to a String cannot fail; keep the plain form if the handler ever does.
                 return self.to_string();
             }
+        }
+        if count > MAX_RENDERED {
+            out.push_str(&format!(
+                "\n... and {} more problems; fix these and run again to see the rest\n",
+                count - MAX_RENDERED
+            ));
         }
         out
     }
