@@ -167,6 +167,32 @@ def lock_runs(imagelock, sim, spec, work, runs, measure_rss=False):
     return results
 
 
+def plan_costs(catalog_path, entries, cap):
+    """Requests of imagelock's plan (one listing per region, zone and project, pushing down what all
+    its entries share) and of the alternative (one listing per distinct push-down), from the catalog."""
+    with open(catalog_path, encoding="utf-8") as f:
+        catalog = json.load(f)
+    keys = (("os_type", "OsType"), ("image_type", "ImageType"), ("func_type", "FuncType"))
+    groups = {}
+    for e in entries:
+        for r in e["regions"]:
+            groups.setdefault((r, e.get("zone"), e.get("project_id")), []).append(e)
+
+    def pages(group, push):
+        seen = specgen.visible(catalog, *group)
+        n = sum(1 for i in seen if all(i.get(field) == push[k] for k, field in keys if push.get(k)))
+        return max(1, -(-n // cap))
+
+    shared = narrow = 0
+    for group, members in groups.items():
+        common = {k: members[0]["filters"].get(k) for k, _ in keys}
+        common = {k: v for k, v in common.items() if all(m["filters"].get(k) == v for m in members)}
+        shared += pages(group, common)
+        distinct = {tuple(m["filters"].get(k) for k, _ in keys) for m in members}
+        narrow += sum(pages(group, dict(zip([k for k, _ in keys], t))) for t in distinct)
+    return shared, narrow
+
+
 def median(values):
     return statistics.median(values) if values else float("nan")
 
@@ -235,6 +261,9 @@ def main():
         out("- **Speed-up: %.1f×** (naive median / imagelock median); requests: %d vs %d (%.1f× fewer)."
             % (t_naive / t_lock, naive[-1]["requests"], runs[-1]["requests"],
                naive[-1]["requests"] / max(runs[-1]["requests"], 1)))
+        shared, narrow = plan_costs(cat_a, entries_a, args.page_cap)
+        out("- Planner: sharing one listing per region, zone and project costs %d requests (computed from"
+            " the catalog); one listing per distinct push-down would cost %d." % (shared, narrow))
         out("- imagelock runs: %s s." % ", ".join("%.3f" % r["secs"] for r in runs))
         out("- naive runs: %s s." % ", ".join("%.3f" % r["secs"] for r in naive))
         out("- Same picks: %d of %d pins agree between imagelock's lockfile and the baseline." % (agree, pins_a))
@@ -263,6 +292,9 @@ def main():
                 max(r["repeated_pages"] for r in runs_b), max(r["max_in_flight"] for r in runs_b),
                 ("%.1f MB" % (max(rss) / 1024)) if rss else "n/a (no /usr/bin/time)"))
             out("")
+            shared, narrow = plan_costs(cat_b, entries_b, args.page_cap)
+            out("- Planner: shared listings cost %d requests; one listing per distinct push-down would"
+                " cost %d." % (shared, narrow))
             out("- runs: %s s%s." % (", ".join("%.3f" % r["secs"] for r in runs_b),
                                       "" if os.access(TIME, os.X_OK) else " (peak RSS from getrusage)"))
             out("")
@@ -290,6 +322,13 @@ def main():
                 if code != 0:
                     raise SystemExit("check failed")
                 checks.append(secs)
+            # The spec alone (what `check` costs before it reads the lockfile).
+            validates = []
+            for _ in range(max(10, args.runs)):
+                secs, code, _, _ = run_timed([args.imagelock, "-q", "-f", spec_c, "validate"], bare)
+                if code != 0:
+                    raise SystemExit("validate failed")
+                validates.append(secs)
             first = entries_c[0]
             gets = []
             for _ in range(max(10, args.runs)):
@@ -306,6 +345,7 @@ def main():
             out("|---|---|---|")
             out("| `imagelock check` | **%.1f ms** | %d |" % (median(checks) * 1000, len(checks)))
             out("| `imagelock get NAME --region R` | %.1f ms | %d |" % (median(gets) * 1000, len(gets)))
+            out("| `imagelock validate` (spec only, no lockfile) | %.1f ms | %d |" % (median(validates) * 1000, len(validates)))
             out("| (`imagelock lock` of that spec, latency 0, made the lockfile) | %.2f s | 1 |" % lock_c_secs)
             out("")
     finally:

@@ -215,6 +215,11 @@ mod tests {
         assert_eq!(distinct, plan.listings, "listings are sorted and distinct");
         let pairs: usize = queries.iter().map(|q| q.regions.len()).sum();
         assert_eq!(plan.targets.len(), pairs, "one target per (entry, region)");
+        let keys: Vec<_> = plan.targets.iter().map(|t| (&t.entry, &t.region)).collect();
+        assert!(
+            keys.is_sorted(),
+            "targets sorted by (entry, region), as lookups assume"
+        );
         for target in &plan.targets {
             let query = queries.iter().find(|q| q.name == target.entry).unwrap();
             let listing = &plan.listings[target.listing];
