@@ -78,23 +78,27 @@ def run_timed(argv, env=None, measure_rss=False):
     use_time = measure_rss and os.access(TIME, os.X_OK)
     if use_time:
         argv = [TIME, "-v"] + argv
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    out, err = proc.communicate()
-    elapsed = time.perf_counter() - start
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=out_f, stderr=err_f)
+        # wait4 gives this child's own rusage: the fallback when GNU time is not installed.
+        _, status, usage = os.wait4(proc.pid, 0)
+        elapsed = time.perf_counter() - start
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        out_f.seek(0)
+        err_f.seek(0)
+        out, err = out_f.read(), err_f.read()
     rss = None
     if use_time:
         for line in err.decode(errors="replace").splitlines():
             if "Maximum resident set size" in line:
                 rss = int(line.rsplit(":", 1)[1])
     elif measure_rss:
-        # Without GNU time, the children's high-water mark is the only one left: only valid when
-        # this is the largest child so far, which bench order guarantees for the scale case.
-        import resource
-        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    if proc.returncode not in (0,):
-        log("command failed (%d): %s\n%s" % (proc.returncode, " ".join(argv), err.decode(errors="replace")[-2000:]))
-    return elapsed, proc.returncode, out.decode(errors="replace"), rss
+        rss = usage.ru_maxrss
+    if code != 0:
+        log("command failed (%d): %s\n%s" % (code, " ".join(argv), err.decode(errors="replace")[-2000:]))
+    return elapsed, code, out.decode(errors="replace"), rss
 
 
 def env_for(url):
@@ -296,7 +300,7 @@ def main():
             out("- Planner: shared listings cost %d requests; one listing per distinct push-down would"
                 " cost %d." % (shared, narrow))
             out("- runs: %s s%s." % (", ".join("%.3f" % r["secs"] for r in runs_b),
-                                      "" if os.access(TIME, os.X_OK) else " (peak RSS from getrusage)"))
+                                      "" if os.access(TIME, os.X_OK) else " (peak RSS from wait4: an upper bound, it counts pages shared with the forking Python)"))
             out("")
 
             # ---- C: check on 5,000 entries -------------------------------------------------------

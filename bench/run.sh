@@ -21,7 +21,7 @@ if ! "$PY" -c "import importlib.metadata as m, sys; sys.exit(m.version('ucloud-s
 fi
 
 if [ ! -x /usr/bin/time ]; then
-    echo "note: /usr/bin/time not found (apt-get install time); peak memory falls back to getrusage" >&2
+    echo "note: /usr/bin/time not found (apt-get install time); peak memory comes from wait4 instead" >&2
 fi
 
 cargo build --quiet --release -p imagelock -p ucloud-sim
