@@ -1,7 +1,7 @@
 //! The bytes of `imagelock.lock` (SPEC §3): rendering by hand for a fixed, diff-friendly layout,
 //! and parsing with every failure turned into a message that says what to do.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::path::Path;
@@ -30,6 +30,7 @@ struct Document {
 }
 
 pub(super) fn render(lock: &Lockfile) -> String {
+    let mut scalars = Scalars::default();
     let mut out = String::new();
     out.push_str(HEADER);
     out.push('\n');
@@ -40,24 +41,24 @@ pub(super) fn render(lock: &Lockfile) -> String {
     }
     out.push_str("images:\n");
     for (name, entry) in &lock.images {
-        let _ = writeln!(out, "  {}:", scalar(name));
-        let _ = writeln!(out, "    digest: {}", scalar(&entry.digest));
+        let _ = writeln!(out, "  {}:", scalars.block(name));
+        let _ = writeln!(out, "    digest: {}", scalars.block(&entry.digest));
         if entry.pins.is_empty() {
             out.push_str("    pins: {}\n");
             continue;
         }
         out.push_str("    pins:\n");
         for (region, pin) in &entry.pins {
-            let _ = writeln!(out, "      {}:", scalar(region));
-            render_pin(pin, &mut out);
+            let _ = writeln!(out, "      {}:", scalars.block(region));
+            render_pin(pin, &mut scalars, &mut out);
         }
     }
     out
 }
 
-fn render_pin(pin: &Pin, out: &mut String) {
-    let field = |out: &mut String, key: &str, value: &str| {
-        let _ = writeln!(out, "        {key}: {}", scalar(value));
+fn render_pin(pin: &Pin, scalars: &mut Scalars, out: &mut String) {
+    let mut field = |out: &mut String, key: &str, value: &str| {
+        let _ = writeln!(out, "        {key}: {}", scalars.block(value));
     };
     field(out, "image_id", &pin.image_id);
     field(out, "image_name", &pin.image_name);
@@ -68,8 +69,36 @@ fn render_pin(pin: &Pin, out: &mut String) {
     let mut features: Vec<&String> = pin.features.iter().collect();
     features.sort();
     features.dedup();
-    let items: Vec<String> = features.into_iter().map(|f| flow_item(f)).collect();
-    let _ = writeln!(out, "        features: [{}]", items.join(", "));
+    out.push_str("        features: [");
+    for (n, feature) in features.into_iter().enumerate() {
+        if n > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(scalars.flow(feature));
+    }
+    out.push_str("]\n");
+}
+
+/// Each distinct string rendered once: a lockfile repeats the same few names, types and features
+/// thousands of times, and deciding how to write one may ask the YAML parser.
+#[derive(Default)]
+struct Scalars {
+    block: HashMap<String, String>,
+    flow: HashMap<String, String>,
+}
+
+impl Scalars {
+    fn block(&mut self, text: &str) -> &str {
+        self.block
+            .entry(text.to_string())
+            .or_insert_with(|| scalar(text))
+    }
+
+    fn flow(&mut self, text: &str) -> &str {
+        self.flow
+            .entry(text.to_string())
+            .or_insert_with(|| flow_item(text))
+    }
 }
 
 /// A string as a YAML scalar that reads back as the same string, in block and flow context alike.
@@ -144,6 +173,14 @@ fn is_plain_safe(text: &str) -> bool {
     }
     if looks_like_another_type(text) {
         return false;
+    }
+    // Identifier-like words (`uimage-rez4c3an`, `CloudInit`, `cn-bj2`) are plain in any YAML.
+    if first.is_ascii_alphabetic()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    {
+        return true;
     }
     // Last word: whatever our rule says, the parser must read it back as this very string.
     matches!(serde_yaml::from_str::<serde_yaml::Value>(text), Ok(serde_yaml::Value::String(s)) if s == text)
@@ -220,6 +257,11 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Lockfile, Error> {
         return Err(fail(format!(
             "unresolved merge conflict markers at line {line}; resolve them (or delete the file) and run `imagelock lock`"
         )));
+    }
+    if let Some(lock) = super::canonical::read(text)
+        && lock.images.values().all(|entry| is_digest(&entry.digest))
+    {
+        return Ok(lock);
     }
     let value: serde_yaml::Value = serde_yaml::from_str(text)
         .map_err(|err| fail(format!("is not valid YAML ({err}); {REGENERATE}")))?;

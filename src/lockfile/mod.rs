@@ -4,6 +4,7 @@
 //! effective query, `write.rs` replaces the file atomically. This module holds the types and the
 //! comparison against a spec.
 
+mod canonical;
 mod digest;
 mod format;
 mod guard;
