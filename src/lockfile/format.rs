@@ -263,6 +263,12 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Lockfile, Error> {
     {
         return Ok(lock);
     }
+    // A lockfile nests five levels; anything much deeper is not one, and would be slow to scan.
+    if let Some((line, column)) = crate::spec::nesting_deeper_than(text, 32) {
+        return Err(fail(format!(
+            "is not a lockfile: nested too deeply at line {line} column {column}; {REGENERATE}"
+        )));
+    }
     let value: serde_yaml::Value = serde_yaml::from_str(text)
         .map_err(|err| fail(format!("is not valid YAML ({err}); {REGENERATE}")))?;
     let serde_yaml::Value::Mapping(top) = &value else {

@@ -23,6 +23,7 @@ mod yaml;
 pub use diagnostic::{LocatedProblem, SpecError};
 pub use load::{MAX_SPEC_BYTES, load, parse};
 pub use schema::SCHEMA;
+pub(crate) use yaml::nesting_deeper_than;
 
 /// A loaded and validated spec.
 #[derive(Debug, Clone)]

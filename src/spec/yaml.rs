@@ -24,6 +24,7 @@ pub(crate) enum SyntaxError {
 
 /// Parses `text` and converts it; problems found while converting go to `problems`.
 pub(crate) fn to_json(text: &str, problems: &mut Vec<Problem>) -> Result<Json, SyntaxError> {
+    check_depth(text)?;
     let yaml: Yaml = serde_yaml::from_str(text).map_err(|error| {
         let message = strip_positions(&error.to_string());
         if message.contains("duplicate entry") {
@@ -37,6 +38,52 @@ pub(crate) fn to_json(text: &str, problems: &mut Vec<Problem>) -> Result<Json, S
     })?;
     let mut path = Vec::new();
     Ok(convert(&yaml, &mut path, problems))
+}
+
+/// Deeper than any spec needs, and within serde_yaml's own limit.
+const MAX_DEPTH: usize = 100;
+
+fn check_depth(text: &str) -> Result<(), SyntaxError> {
+    match nesting_deeper_than(text, MAX_DEPTH) {
+        None => Ok(()),
+        Some(line_col) => Err(SyntaxError::Other {
+            message: format!("the document is nested more than {MAX_DEPTH} levels deep"),
+            line_col: Some(line_col),
+        }),
+    }
+}
+
+/// Where `text` first nests collections more than `max` deep (1-based line and column), if it
+/// does. Run before serde_yaml: libyaml's scanner does work proportional to the depth for every
+/// token, so `[[[[…` a few megabytes long would take hours to reject. The event parser stops at
+/// the first level too deep, so this costs little on any input. Syntax errors are left to
+/// serde_yaml, whose messages the callers know.
+pub(crate) fn nesting_deeper_than(text: &str, max: usize) -> Option<(usize, usize)> {
+    use saphyr_parser::{Event, Parser};
+    let mut depth = 0usize;
+    let mut parser = Parser::new_from_str(text);
+    while let Some(next) = parser.next_event() {
+        let (event, span) = match next {
+            Ok(next) => next,
+            // The scanner's own limit (255 open flow collections) can come before any event.
+            Err(err) if err.info().contains("recursion limit") => {
+                return Some((err.marker().line(), err.marker().col() + 1));
+            }
+            Err(_) => return None,
+        };
+        match event {
+            Event::SequenceStart(..) | Event::MappingStart(..) => {
+                depth += 1;
+                if depth > max {
+                    return Some((span.start.line(), span.start.col() + 1));
+                }
+            }
+            Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+            Event::StreamEnd => return None,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// serde_yaml appends ` at line L column C` (sometimes twice); the report shows positions itself.
