@@ -261,10 +261,33 @@ fn parse_list<T: for<'de> Deserialize<'de>>(
     }
     serde_json::from_str(text).map_err(|e| {
         Error::Invalid(format!(
-            "{}: not a valid UCloud CLI file ({e}); expected {expected}",
-            path.display()
+            "{}: not a valid UCloud CLI file ({} at line {} column {}); expected {expected}",
+            path.display(),
+            parse_problem(&e),
+            e.line(),
+            e.column()
         ))
     })
+}
+
+/// What is wrong, without serde's wording when it could quote a value: in the credential file that
+/// value may be the private key (`"private_key": 12345` is reported as "invalid type: integer
+/// `12345`").
+fn parse_problem(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Syntax => "not valid JSON".to_owned(),
+        Category::Eof => "the file ends too early".to_owned(),
+        Category::Io => "cannot be read".to_owned(),
+        Category::Data => {
+            let message = error.to_string();
+            // Only names of fields, never values.
+            match message.find(" at line ") {
+                Some(end) if message.starts_with("missing field") => message[..end].to_owned(),
+                _ => "a value has the wrong type".to_owned(),
+            }
+        }
+    }
 }
 
 #[cfg(unix)]
