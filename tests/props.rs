@@ -141,9 +141,11 @@ fn spec(text: &str) {
 fn lockfile(text: &str) {
     let path = Path::new("imagelock.lock");
     if let Ok(lock) = Lockfile::parse(text, path) {
-        // Whatever parses renders back to something that parses to the same pins.
-        let again = Lockfile::parse(&lock.render(), path).expect("a rendered lockfile parses");
-        assert_eq!(again, lock);
+        // Whatever parses renders to canonical text that parses and renders to itself (rendering
+        // sorts and dedupes hand-edited feature lists, so the value itself may change once).
+        let rendered = lock.render();
+        let again = Lockfile::parse(&rendered, path).expect("a rendered lockfile parses");
+        assert_eq!(again.render(), rendered);
     }
 }
 
