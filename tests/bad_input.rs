@@ -597,7 +597,7 @@ fn check(case: &Case) -> Vec<String> {
         .iter()
         .any(|arg| arg.starts_with("--timeout") || arg.starts_with("--retry-budget"));
     let cmd = match case.credentials {
-        None if sets_budgets => without_harness_budgets(&project, case.args),
+        None if sets_budgets => project.cmd_with_default_budgets(case.args),
         None => project.cmd(case.args),
         Some(file) => {
             let mut cmd = project.bare_cmd(case.args);
@@ -650,21 +650,6 @@ fn check(case: &Case) -> Vec<String> {
             wrong.join("; ")
         )]
     }
-}
-
-/// `Project::cmd` without its `--timeout`/`--retry-budget`, for cases that pass their own.
-fn without_harness_budgets(project: &Project, args: &[&str]) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("imagelock").expect("imagelock binary");
-    cmd.current_dir(project.dir.path())
-        .env_clear()
-        .env("HOME", project.dir.path())
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1")
-        .env("UCLOUD_PUBLIC_KEY", common::PUBLIC_KEY)
-        .env("UCLOUD_PRIVATE_KEY", common::PRIVATE_KEY)
-        .env("UCLOUD_BASE_URL", project.sim.url())
-        .args(args);
-    cmd
 }
 
 #[test]

@@ -117,6 +117,46 @@ mod tests {
         assert_eq!(attempt_timeout(short, s(2), s(2)), short);
     }
 
+    /// The longest one request can take when every attempt fails after a duration an adversary
+    /// picks (on a 1 s grid, up to that attempt's timeout) and every backoff draws its maximum.
+    fn worst_case(timeout: Duration, budget: Duration, max_attempts: u32) -> Duration {
+        fn go(elapsed: Duration, attempt: u32, opts: (Duration, Duration, u32)) -> Duration {
+            let (timeout, budget, max_attempts) = opts;
+            let limit = attempt_timeout(timeout, budget, elapsed);
+            let mut durations: Vec<Duration> =
+                (0..=limit.as_secs()).map(Duration::from_secs).collect();
+            durations.push(limit);
+            let mut worst = Duration::ZERO;
+            for took in durations {
+                let ended = elapsed + took;
+                let delay = backoff_with(attempt, 0.999_999);
+                let total = if should_retry(attempt, max_attempts, ended, delay, budget) {
+                    go(ended + delay, attempt + 1, opts)
+                } else {
+                    ended
+                };
+                worst = worst.max(total);
+            }
+            worst
+        }
+        go(Duration::ZERO, 1, (timeout, budget, max_attempts))
+    }
+
+    /// The promise of the defaults (10 s timeout, 30 s budget, 6 attempts): however the attempts
+    /// fail, one request gives up within the budget plus one short attempt, so a total outage
+    /// ends well inside a minute. (Before attempts were cut to the budget, an attempt started at
+    /// 29.9 s could run to 39.9 s.)
+    #[test]
+    fn a_total_outage_ends_within_the_budget_with_the_defaults() {
+        let s = Duration::from_secs;
+        let worst = worst_case(s(10), s(30), 6);
+        assert!(worst <= s(30) + MIN_ATTEMPT, "{worst:?}");
+        assert!(worst < s(45), "{worst:?}");
+        // A tighter timeout than budget behaves the same way.
+        let worst = worst_case(s(4), s(10), 6);
+        assert!(worst <= s(10) + MIN_ATTEMPT, "{worst:?}");
+    }
+
     #[test]
     fn retries_stop_at_attempts_or_budget() {
         let second = Duration::from_secs(1);

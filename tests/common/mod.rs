@@ -125,3 +125,21 @@ pub fn output_of(mut cmd: Command) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+impl Project {
+    /// Like [`Project::cmd`] but without the harness's `--timeout`/`--retry-budget`, for tests
+    /// that pass their own or test the defaults.
+    pub fn cmd_with_default_budgets(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::cargo_bin("imagelock").expect("imagelock binary");
+        cmd.current_dir(self.dir.path())
+            .env_clear()
+            .env("HOME", self.dir.path())
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .env("UCLOUD_PUBLIC_KEY", PUBLIC_KEY)
+            .env("UCLOUD_PRIVATE_KEY", PRIVATE_KEY)
+            .env("UCLOUD_BASE_URL", self.sim.url())
+            .args(args);
+        cmd
+    }
+}
