@@ -169,3 +169,40 @@ fn a_hanging_api_times_out_within_the_budget() {
     let per_listing = project.requests();
     assert!((2..50).contains(&per_listing), "{per_listing} requests");
 }
+
+/// A run killed while it waits on the API (a cancelled CI job) leaves the old lockfile, and no
+/// temporary file, behind.
+#[test]
+fn a_killed_run_leaves_the_old_lockfile() {
+    let mut config = SimConfig::new(example_catalog());
+    config.latency = Duration::from_secs(5);
+    let project = Project::with_config(&spec_needing_api(), config);
+    std::fs::write(project.lock_path(), LOCK).expect("write lockfile");
+
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("imagelock"))
+        .current_dir(project.dir.path())
+        .env_clear()
+        .env("HOME", project.dir.path())
+        .env("UCLOUD_PUBLIC_KEY", common::PUBLIC_KEY)
+        .env("UCLOUD_PRIVATE_KEY", common::PRIVATE_KEY)
+        .env("UCLOUD_BASE_URL", project.sim.url())
+        .arg("lock")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start imagelock");
+    // Wait until the request is in flight, then kill.
+    while project.requests() == 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("kill imagelock");
+    child.wait().expect("reap imagelock");
+
+    assert_eq!(project.lock_text(), LOCK);
+    let mut names: Vec<String> = std::fs::read_dir(project.dir.path())
+        .expect("list dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["imagelock.lock", "imagelock.yaml"]);
+}
