@@ -68,3 +68,37 @@ fn two_lock_runs_at_once_give_the_single_run_lockfile() {
     names.sort();
     assert_eq!(names, ["imagelock.lock", "imagelock.yaml"]);
 }
+
+#[test]
+fn an_update_waits_for_a_lock_run() {
+    let single = Project::new(SPEC);
+    let (code, _, stderr) = single.run(&["lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    let single_bytes = single.lock_bytes().expect("a lockfile");
+
+    let mut config = SimConfig::new(example_catalog());
+    config.latency = Duration::from_millis(1500);
+    let project = Project::with_config(SPEC, config);
+    let lock = project.cmd(&["lock"]);
+    let lock = std::thread::spawn(move || output_of(lock));
+    // `update` starts once `lock` has its first request in flight, so `lock` holds the lock.
+    for _ in 0..1000 {
+        if project.requests() > 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        project.requests() > 0,
+        "the first run never reached the API"
+    );
+    let (code, _, update_stderr) = project.run(&["update"]);
+    let (lock_code, _, lock_stderr) = lock.join().expect("lock thread");
+    assert_eq!(lock_code, 0, "{lock_stderr}");
+    assert_eq!(code, 0, "{update_stderr}");
+    assert!(
+        update_stderr.contains("waiting for another imagelock run on imagelock.lock"),
+        "{update_stderr}"
+    );
+    assert_eq!(project.lock_bytes().expect("a lockfile"), single_bytes);
+}

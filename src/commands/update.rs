@@ -6,6 +6,7 @@
 //! With no names every spec entry is re-resolved and entries no longer in the spec are dropped,
 //! so the result is the lock a fresh `lock` would write today.
 
+use imagelock::lockfile::RunLock;
 use imagelock::refresh::{self, PinDiff};
 use imagelock::resolve;
 use imagelock::select::Context;
@@ -16,6 +17,13 @@ use super::{Session, apply_picks, pin_json, pin_label};
 pub fn run(session: &Session, names: &[String]) -> Result<Exit> {
     let spec = session.load_spec()?;
     let lock_path = session.lock_path();
+    // As in `lock`: one writer at a time, from reading the lockfile to replacing it.
+    let _guard = RunLock::acquire(session.spec_path(), || {
+        session.warn(format!(
+            "waiting for another imagelock run on {}",
+            lock_path.display()
+        ))
+    })?;
     let old = session.load_lock()?;
     let wanted = refresh::named_entries(&spec, names)?;
 
