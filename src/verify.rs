@@ -3,6 +3,8 @@
 //! Images get deleted or retired while a lockfile still points at them; this finds out before a
 //! deploy does. The ids of each region go out together through `ImageIds.N` (the client batches
 //! them by 100), so a lockfile costs one request per region per 100 pins, whatever its size.
+//! Pins of entries that name a `project_id` are asked from that project, since the API hides a
+//! project's custom images from everyone else.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -42,48 +44,66 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
-/// The ids to ask for, grouped by region (sorted, distinct within a region).
-pub fn ids_by_region(lock: &Lockfile) -> BTreeMap<&str, Vec<String>> {
-    let mut by_region: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for locked in lock.images.values() {
+/// Where a pin's image is looked up: its region, and the project that can see it.
+type Scope<'a> = (&'a str, Option<&'a str>);
+
+/// The ids to ask for, grouped by region and project (sorted, distinct within a group).
+/// `projects` maps entry names to the `project_id` their query names.
+pub fn ids_by_scope<'a>(
+    lock: &'a Lockfile,
+    projects: &'a BTreeMap<String, String>,
+) -> BTreeMap<Scope<'a>, Vec<String>> {
+    let mut by_scope: BTreeMap<Scope, Vec<String>> = BTreeMap::new();
+    for (entry, locked) in &lock.images {
+        let project = projects.get(entry).map(String::as_str);
         for (region, pin) in &locked.pins {
-            by_region
-                .entry(region.as_str())
+            by_scope
+                .entry((region.as_str(), project))
                 .or_default()
                 .push(pin.image_id.clone());
         }
     }
-    for ids in by_region.values_mut() {
+    for ids in by_scope.values_mut() {
         ids.sort();
         ids.dedup();
     }
-    by_region
+    by_scope
 }
 
 /// Asks the API about every pin of the lockfile, all regions at once.
-pub async fn verify(client: &Client, lock: &Lockfile) -> Result<Report, Error> {
-    let by_region = ids_by_region(lock);
-    let answers = try_join_all(by_region.iter().map(|(region, ids)| async move {
-        let images = client.describe_ids(region, ids).await?;
+pub async fn verify(
+    client: &Client,
+    lock: &Lockfile,
+    projects: &BTreeMap<String, String>,
+) -> Result<Report, Error> {
+    let by_scope = ids_by_scope(lock, projects);
+    let answers = try_join_all(by_scope.iter().map(|(scope, ids)| async move {
+        let (region, project) = *scope;
+        let images = client.describe_ids(region, project, ids).await?;
         let states: HashMap<String, String> = images
             .into_iter()
             .map(|image| (image.image_id, image.state))
             .collect();
-        Ok::<_, Error>((region.to_string(), states))
+        Ok::<_, Error>((*scope, states))
     }))
     .await?;
-    let states: HashMap<String, HashMap<String, String>> = answers.into_iter().collect();
+    let states: HashMap<Scope, HashMap<String, String>> = answers.into_iter().collect();
 
     let mut report = Report {
-        regions: by_region.len(),
+        regions: by_scope
+            .keys()
+            .map(|(region, _)| *region)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
         ..Report::default()
     };
     for (entry, locked) in &lock.images {
+        let project = projects.get(entry).map(String::as_str);
         for (region, pin) in &locked.pins {
             report.pins += 1;
             let state = states
-                .get(region)
-                .and_then(|region_states| region_states.get(&pin.image_id));
+                .get(&(region.as_str(), project))
+                .and_then(|scope_states| scope_states.get(&pin.image_id));
             if state.map(String::as_str) != Some(AVAILABLE) {
                 report.problems.push(Problem {
                     entry: entry.clone(),
@@ -129,8 +149,16 @@ mod tests {
                 pins: BTreeMap::from([("cn-bj2".into(), pin("uimage-b"))]),
             },
         );
-        let grouped = ids_by_region(&lock);
-        assert_eq!(grouped["cn-bj2"], ["uimage-b"]);
-        assert_eq!(grouped["hk"], ["uimage-h"]);
+        let none = BTreeMap::new();
+        let grouped = ids_by_scope(&lock, &none);
+        assert_eq!(grouped[&("cn-bj2", None)], ["uimage-b"]);
+        assert_eq!(grouped[&("hk", None)], ["uimage-h"]);
+
+        // A project's pins are asked from that project, apart from the others.
+        let projects = BTreeMap::from([("api".to_string(), "org-x".to_string())]);
+        let grouped = ids_by_scope(&lock, &projects);
+        assert_eq!(grouped[&("cn-bj2", None)], ["uimage-b"]);
+        assert_eq!(grouped[&("cn-bj2", Some("org-x"))], ["uimage-b"]);
+        assert_eq!(grouped.len(), 3);
     }
 }

@@ -326,7 +326,7 @@ async fn describe_ids_batches_at_most_100_ids_per_request() {
     wanted.push(wanted[0].clone());
 
     let images = client
-        .describe_ids(&region, &wanted)
+        .describe_ids(&region, None, &wanted)
         .await
         .expect("describe succeeds");
     let found: HashSet<String> = ids(&images).into_iter().collect();

@@ -333,6 +333,37 @@ fn verify_asks_once_per_region_per_hundred_pins() {
 }
 
 #[test]
+fn verify_asks_for_a_project_s_pins_from_that_project() {
+    // The example catalog's custom image belongs to org-demo: other projects cannot see it.
+    let spec = r#"
+version: 1
+images:
+  custom:
+    region: cn-bj2
+    project_id: org-demo
+    filters: { image_type: Custom }
+  base:
+    region: cn-bj2
+    filters: { image_type: Base }
+"#;
+    let project = Project::new(spec);
+    let (code, _, stderr) = project.run(&["lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    project.sim.reset_stats();
+    let (code, _, stderr) = project.run(&["verify"]);
+    assert_eq!(code, 0, "a project's image is not missing: {stderr}");
+    let projects: Vec<Option<String>> = project
+        .sim
+        .requests()
+        .iter()
+        .map(|r| r.params.get("ProjectId").cloned())
+        .collect();
+    assert_eq!(projects.len(), 2, "one request per (region, project)");
+    assert!(projects.contains(&Some("org-demo".to_string())));
+    assert!(projects.contains(&None));
+}
+
+#[test]
 fn explain_shows_the_funnel_and_marks_pin_and_pick() {
     let project = locked_project();
     let old_web = pin_id(&project, "web", "cn-bj2");

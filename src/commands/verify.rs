@@ -1,5 +1,6 @@
 //! `imagelock verify`: every pinned ImageId must still exist in its region and be Available;
-//! exit 4 naming each one that is not. Reads the lockfile only, and never writes it.
+//! exit 4 naming each one that is not. Reads the lockfile (and the spec, when there is one, for
+//! the projects its entries live in); never writes anything.
 
 use imagelock::lockfile::Lockfile;
 use imagelock::verify;
@@ -15,8 +16,19 @@ pub fn run(session: &Session) -> Result<Exit> {
             lock_path.display()
         ))
     })?;
+    // Without a spec the pins are still checked, as seen from the account's default project.
+    let projects = if session.spec_path().exists() {
+        session
+            .load_spec()?
+            .images
+            .into_values()
+            .filter_map(|query| Some((query.name, query.project_id?)))
+            .collect()
+    } else {
+        std::collections::BTreeMap::new()
+    };
     let client = session.client()?;
-    let report = session.block_on(verify::verify(&client, &lock))??;
+    let report = session.block_on(verify::verify(&client, &lock, &projects))??;
 
     if session.args.json {
         session.print_json(&serde_json::json!({

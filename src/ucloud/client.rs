@@ -192,14 +192,23 @@ impl Client {
         Ok(dedupe(images))
     }
 
-    /// The images among `ids` that exist in `region`, in the order of `ids`' batches; missing ids
-    /// are simply absent. Batches of at most 100 ids are asked concurrently.
-    pub async fn describe_ids(&self, region: &str, ids: &[String]) -> Result<Vec<Image>, Error> {
+    /// The images among `ids` that exist in `region` (as seen from `project_id`, when given), in
+    /// the order of `ids`' batches; missing ids are simply absent. Batches of at most 100 ids are
+    /// asked concurrently.
+    pub async fn describe_ids(
+        &self,
+        region: &str,
+        project_id: Option<&str>,
+        ids: &[String],
+    ) -> Result<Vec<Image>, Error> {
         let mut distinct = HashSet::new();
         let ids: Vec<&String> = ids.iter().filter(|id| distinct.insert(*id)).collect();
         let mut batches = JoinSet::new();
         for (index, batch) in ids.chunks(MAX_IDS_PER_REQUEST).enumerate() {
             let mut params = vec![("Region".to_string(), region.to_string())];
+            if let Some(project_id) = project_id {
+                params.push(("ProjectId".to_string(), project_id.to_string()));
+            }
             params.extend(
                 batch
                     .iter()
