@@ -637,3 +637,80 @@ async fn other_retcodes_name_action_region_code_and_message() {
     );
     assert_eq!(asked.lock().expect("log").len(), 1);
 }
+
+/// A TCP server on `https://127.0.0.1:PORT` that does something other than TLS with each
+/// connection (`respond`), and counts the connections it accepted.
+async fn non_tls_server(
+    respond: fn(tokio::net::TcpStream) -> tokio::task::JoinHandle<()>,
+) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("https://{}", listener.local_addr().expect("address"));
+    let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            respond(stream);
+        }
+    });
+    (url, accepted)
+}
+
+#[tokio::test]
+async fn a_failed_tls_handshake_is_fatal_at_once_naming_the_host() {
+    // Plain HTTP bytes where a TLS ServerHello should be: the handshake fails, and no retry can
+    // change what the endpoint speaks or which certificate it holds.
+    let (url, accepted) = non_tls_server(|mut stream| {
+        tokio::spawn(async move {
+            let mut hello = [0u8; 512];
+            let _ = stream.read(&mut hello).await;
+            let _ = stream
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+                .await;
+            let _ = stream.shutdown().await;
+        })
+    })
+    .await;
+    let options = ClientOptions {
+        max_attempts: 6,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&url, demo_credentials(), options);
+    let error = client
+        .list(&listing("hk", None))
+        .await
+        .expect_err("not TLS");
+    let Error::Api(message) = &error else {
+        panic!("expected an API error (exit 5), got {error:?}");
+    };
+    assert!(
+        message.contains("the TLS handshake with the endpoint 127.0.0.1:"),
+        "{message}"
+    );
+    assert!(message.contains("valid certificate"), "{message}");
+    assert!(message.contains("not retried"), "{message}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_connection_closed_during_the_handshake_is_still_retried() {
+    // A connection dropped before any answer is the network's doing, not the endpoint's
+    // certificate: it stays transient.
+    let (url, accepted) = non_tls_server(|stream| tokio::spawn(async move { drop(stream) })).await;
+    let options = ClientOptions {
+        max_attempts: 3,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&url, demo_credentials(), options);
+    let error = client
+        .list(&listing("hk", None))
+        .await
+        .expect_err("every attempt fails");
+    assert!(
+        error.to_string().contains("failed after 3 attempts"),
+        "{error}"
+    );
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

@@ -453,7 +453,7 @@ impl Inner {
             .await;
         let mut response = match sent {
             Ok(response) => response,
-            Err(e) => return (None, Err(http_failure(&e))),
+            Err(e) => return (None, Err(http_failure(&e, &self.endpoint))),
         };
         let status = response.status();
         if retry::is_transient_status(status.as_u16()) {
@@ -492,7 +492,7 @@ impl Inner {
                     body.extend_from_slice(&chunk);
                 }
                 Ok(None) => return Ok(body),
-                Err(e) => return Err(http_failure(&e)),
+                Err(e) => return Err(http_failure(&e, &self.endpoint)),
             }
         }
     }
@@ -567,8 +567,13 @@ impl Inner {
     }
 }
 
-/// Network-level failures are transient, except ones that come from building the request.
-fn http_failure(error: &reqwest::Error) -> Failure {
+/// Network-level failures are transient, except ones that come from building the request and
+/// failed TLS handshakes: the endpoint presents the same certificate (or speaks the same non-TLS
+/// protocol) on every attempt, so retrying would only delay the error by the whole budget.
+fn http_failure(error: &reqwest::Error, endpoint: &Endpoint) -> Failure {
+    if let Some(problem) = tls_problem(error) {
+        return Failure::Fatal(Error::Api(problem.message(endpoint)));
+    }
     let mut message = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -595,6 +600,67 @@ fn http_failure(error: &reqwest::Error) -> Failure {
     }
 }
 
+/// A TLS handshake that failed for a reason the endpoint will repeat.
+#[derive(Debug, PartialEq, Eq)]
+enum TlsProblem {
+    /// The certificate is untrusted, expired, for another name, or missing.
+    Certificate(String),
+    /// Anything else rustls refused: most often a server that does not speak TLS at all.
+    Handshake(String),
+}
+
+impl TlsProblem {
+    fn message(&self, endpoint: &Endpoint) -> String {
+        let url = endpoint.url();
+        let host = match (url.host_str(), url.port()) {
+            (Some(host), Some(port)) => format!("{host}:{port}"),
+            (Some(host), None) => host.to_string(),
+            (None, _) => endpoint.as_str().to_string(),
+        };
+        let check =
+            "check the endpoint URL (--endpoint, UCLOUD_BASE_URL or the profile's base_url)";
+        match self {
+            TlsProblem::Certificate(cause) => format!(
+                "{ACTION}: TLS certificate problem with the endpoint {host}: {cause}; not retried, \
+                 since the endpoint presents the same certificate every time — {check}, and \
+                 whether a proxy or firewall intercepts TLS on this network"
+            ),
+            TlsProblem::Handshake(cause) => format!(
+                "{ACTION}: the TLS handshake with the endpoint {host} failed: {cause}; not \
+                 retried, since the endpoint answers the same way every time — {check}: it must \
+                 be an https:// API endpoint with a valid certificate, not a plain-HTTP server"
+            ),
+        }
+    }
+}
+
+/// The TLS failure somewhere among `error`'s causes, if any. rustls' errors reach us inside an
+/// `io::Error`, whose `source()` skips the error it wraps, so those are unwrapped by hand.
+/// Connection refused / reset / timeouts are plain `io::Error`s and are not TLS problems.
+fn tls_problem(error: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> {
+    let mut cause = Some(error);
+    while let Some(current) = cause {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return Some(match tls {
+                rustls::Error::InvalidCertificate(_)
+                | rustls::Error::NoCertificatesPresented
+                | rustls::Error::InvalidCertRevocationList(_)
+                | rustls::Error::UnsupportedNameType => TlsProblem::Certificate(tls.to_string()),
+                _ => TlsProblem::Handshake(tls.to_string()),
+            });
+        }
+        if let Some(inner) = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            && let Some(problem) = tls_problem(inner)
+        {
+            return Some(problem);
+        }
+        cause = current.source();
+    }
+    None
+}
+
 fn join_error(error: tokio::task::JoinError) -> Error {
     Error::Internal(format!("a request task failed: {error}"))
 }
@@ -607,4 +673,80 @@ fn dedupe(images: Vec<Image>) -> Vec<Image> {
         .into_iter()
         .filter(|image| seen.insert(image.image_id.clone()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+
+    /// An error whose cause is `inner`, like hyper's connect error around the TLS stream's.
+    #[derive(Debug)]
+    struct Wrapper(io::Error);
+
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    fn wrapped(error: io::Error) -> Option<TlsProblem> {
+        tls_problem(&Wrapper(error))
+    }
+
+    #[test]
+    fn an_untrusted_certificate_is_a_certificate_problem() {
+        let unknown_issuer =
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let problem = wrapped(io::Error::new(io::ErrorKind::InvalidData, unknown_issuer));
+        assert_eq!(
+            problem,
+            Some(TlsProblem::Certificate(
+                "invalid peer certificate: UnknownIssuer".into()
+            ))
+        );
+        let endpoint = Endpoint::parse("https://api.example.test:8443/").expect("endpoint");
+        let message = problem.expect("a problem").message(&endpoint);
+        assert!(
+            message.starts_with(
+                "DescribeImage: TLS certificate problem with the endpoint api.example.test:8443: \
+                 invalid peer certificate: UnknownIssuer; not retried"
+            ),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn a_non_tls_answer_is_a_handshake_problem() {
+        let garbage = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        let problem = wrapped(io::Error::new(io::ErrorKind::InvalidData, garbage));
+        assert!(
+            matches!(problem, Some(TlsProblem::Handshake(_))),
+            "{problem:?}"
+        );
+    }
+
+    #[test]
+    fn network_errors_are_not_tls_problems() {
+        for kind in [
+            io::ErrorKind::ConnectionRefused,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::TimedOut,
+            io::ErrorKind::UnexpectedEof,
+        ] {
+            assert_eq!(wrapped(io::Error::from(kind)), None, "{kind:?}");
+            assert_eq!(
+                wrapped(io::Error::new(kind, "tls handshake eof")),
+                None,
+                "{kind:?}"
+            );
+        }
+    }
 }
