@@ -214,3 +214,35 @@ fn the_private_key_never_appears_in_any_output() {
     let lock = project.lock_text();
     assert!(!lock.contains(PRIVATE_KEY));
 }
+
+#[test]
+fn an_override_variable_naming_a_missing_file_is_exit_2_naming_both() {
+    for variable in ["UCLOUD_SHARED_CREDENTIAL_FILE", "UCLOUD_SHARED_CONFIG_FILE"] {
+        // The default files hold a working profile: only the override is wrong.
+        let project = project_with_profiles("sim");
+        let missing = project.path("typo").join("credentials.json");
+        let mut cmd = project.bare_cmd(&["lock"]);
+        cmd.env(variable, &missing);
+        let (code, stdout, stderr) = output_of(cmd);
+        assert_eq!(code, 2, "{variable}: {stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(
+            stderr.contains(&format!(
+                "{variable} points to {}, which does not exist",
+                missing.display()
+            )),
+            "{stderr}"
+        );
+        assert_eq!(project.requests(), 0);
+        assert!(project.lock_bytes().is_none());
+    }
+}
+
+#[test]
+fn missing_default_files_are_fine_with_environment_keys() {
+    // No ~/.ucloud at all: the environment's keys are enough.
+    let project = Project::new(SPEC);
+    let (code, _, stderr) = project.run(&["lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(project.requests(), 1);
+}

@@ -59,14 +59,30 @@ struct ConfigEntry {
     timeout_sec: Option<u64>,
 }
 
+/// One of the CLI's shared files: the variable that may move it, and its name under `~/.ucloud`.
+struct SharedFile {
+    variable: &'static str,
+    name: &'static str,
+}
+
+const CREDENTIAL_FILE: SharedFile = SharedFile {
+    variable: "UCLOUD_SHARED_CREDENTIAL_FILE",
+    name: "credential.json",
+};
+const CONFIG_FILE: SharedFile = SharedFile {
+    variable: "UCLOUD_SHARED_CONFIG_FILE",
+    name: "config.json",
+};
+
 /// The profile name the official CLI gives entries that have none, and uses when none is active.
 const DEFAULT_PROFILE: &str = "default";
 
 /// Reads the settings for `profile` (from `--profile` / `UCLOUD_PROFILE`), or the active one.
 ///
-/// `UCLOUD_PUBLIC_KEY` + `UCLOUD_PRIVATE_KEY` win over the credential file. Missing files are
-/// fine (no credentials); malformed ones, an unknown explicit profile, or only one of the two
-/// keys are configuration errors (exit 2).
+/// `UCLOUD_PUBLIC_KEY` + `UCLOUD_PRIVATE_KEY` win over the credential file. Missing default files
+/// are fine (no credentials); a file named by `UCLOUD_SHARED_*_FILE` that does not exist,
+/// malformed files, an unknown explicit profile, or only one of the two keys are configuration
+/// errors (exit 2).
 pub fn load_settings(
     profile: Option<&str>,
     env: &dyn Fn(&str) -> Option<String>,
@@ -100,16 +116,25 @@ pub fn load_settings(
             .map(PathBuf::from)
             .or_else(|| home.as_ref().map(|h| h.join(".ucloud").join(file)))
     };
-    let credential_path = shared_path("UCLOUD_SHARED_CREDENTIAL_FILE", "credential.json");
-    let config_path = shared_path("UCLOUD_SHARED_CONFIG_FILE", "config.json");
+    let credential_path = shared_path(CREDENTIAL_FILE.variable, CREDENTIAL_FILE.name);
+    let config_path = shared_path(CONFIG_FILE.variable, CONFIG_FILE.name);
+    // A path the user named is one they expect to be read: its absence is a typo to report, not
+    // "no credentials" (which would send them looking at the wrong file).
+    let named = |file: &'static SharedFile| var(file.variable).is_some().then_some(file);
 
     let config: Vec<ConfigEntry> = match &config_path {
-        Some(path) => read_list(path, "a JSON list of {profile, active, region, ...}")?,
+        Some(path) => read_list(
+            path,
+            named(&CONFIG_FILE),
+            "a JSON list of {profile, active, region, ...}",
+        )?,
         None => Vec::new(),
     };
     // Only read the key file when the environment does not already provide keys.
     let credential_file = match (&env_credentials, &credential_path) {
-        (None, Some(path)) => read_text(path)?.map(|text| (path.clone(), text)),
+        (None, Some(path)) => {
+            read_text(path, named(&CREDENTIAL_FILE))?.map(|text| (path.clone(), text))
+        }
         _ => None,
     };
     let credential_entries: Vec<CredentialEntry> = match &credential_file {
@@ -231,11 +256,21 @@ fn file_credentials(
     }
 }
 
-/// The file's text, or `None` when it does not exist.
-fn read_text(path: &Path) -> Result<Option<String>, Error> {
+/// The file's text, or `None` when it does not exist and no variable named it.
+fn read_text(path: &Path, named_by: Option<&SharedFile>) -> Result<Option<String>, Error> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => match named_by {
+            Some(file) => Err(Error::Invalid(format!(
+                "{} points to {}, which does not exist; correct the path, or unset {} to use \
+                 ~/.ucloud/{}",
+                file.variable,
+                path.display(),
+                file.variable,
+                file.name
+            ))),
+            None => Ok(None),
+        },
         Err(e) => Err(Error::Invalid(format!(
             "{}: cannot read: {e}",
             path.display()
@@ -243,8 +278,12 @@ fn read_text(path: &Path) -> Result<Option<String>, Error> {
     }
 }
 
-fn read_list<T: for<'de> Deserialize<'de>>(path: &Path, expected: &str) -> Result<Vec<T>, Error> {
-    match read_text(path)? {
+fn read_list<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    named_by: Option<&SharedFile>,
+    expected: &str,
+) -> Result<Vec<T>, Error> {
+    match read_text(path, named_by)? {
         Some(text) => parse_list(path, &text, expected),
         None => Ok(Vec::new()),
     }
@@ -472,6 +511,36 @@ mod tests {
         let settings = home.load(None).expect("loads");
         assert_eq!(public_key(&settings), Some("pub-other"));
         assert_eq!(settings.region.as_deref(), Some("us-ca"));
+    }
+
+    #[test]
+    fn an_override_naming_a_missing_file_is_an_error_naming_variable_and_path() {
+        for variable in ["UCLOUD_SHARED_CREDENTIAL_FILE", "UCLOUD_SHARED_CONFIG_FILE"] {
+            let mut home = Home::new();
+            home.write(".ucloud/credential.json", CREDENTIALS);
+            let missing = home.dir.path().join("nowhere/file.json");
+            home.set(variable, &missing.display().to_string());
+            let message = invalid(home.load(None));
+            assert!(
+                message.starts_with(&format!(
+                    "{variable} points to {}, which does not exist; ",
+                    missing.display()
+                )),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_default_files_mean_no_credentials() {
+        let home = Home::new();
+        assert_eq!(home.load(None).expect("loads").credentials, None);
+        // An override that exists next to a missing default file is fine too.
+        let mut home = Home::new();
+        let keys = home.write("keys.json", CREDENTIALS);
+        home.set("UCLOUD_SHARED_CREDENTIAL_FILE", &keys.display().to_string());
+        let settings = home.load(None).expect("loads");
+        assert_eq!(public_key(&settings), Some("pub-default"));
     }
 
     #[test]
