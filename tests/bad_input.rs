@@ -191,7 +191,11 @@ const CASES: &[Case] = &[
     ),
     Case::spec(
         "version_string.yaml",
-        &["imagelock.yaml:1:10", "found \"1\""],
+        &[
+            "1 problem",
+            "imagelock.yaml:1:10",
+            "expected the number 1, found the string \"1\"",
+        ],
     ),
     Case::spec(
         "missing_images.yaml",

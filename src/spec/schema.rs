@@ -45,8 +45,21 @@ pub(crate) fn check(
     let translator = Translator {
         schema: &compiled.document,
     };
-    for error in compiled.validator.iter_errors(doc) {
-        translator.translate(&error, problems, unknown_key_maps);
+    let errors: Vec<ValidationError<'_>> = compiled.validator.iter_errors(doc).collect();
+    // `"version": "1"` breaks both `type` and `const`; the `const` problem, which names the one
+    // allowed value, says everything, so the `type` one at the same place is not repeated.
+    let constant_paths: HashSet<Vec<Seg>> = errors
+        .iter()
+        .filter(|e| matches!(e.kind(), ValidationErrorKind::Constant { .. }))
+        .map(|e| segments(e.instance_path()))
+        .collect();
+    for error in &errors {
+        if matches!(error.kind(), ValidationErrorKind::Type { .. })
+            && constant_paths.contains(&segments(error.instance_path()))
+        {
+            continue;
+        }
+        translator.translate(error, problems, unknown_key_maps);
     }
     Ok(())
 }
@@ -101,8 +114,7 @@ impl Translator<'_> {
                 problems.push(Problem::value(&path, message).with_help(help));
             }
             ValidationErrorKind::Constant { expected_value } => {
-                let message = format!("expected {expected_value}, found {}", describe(instance));
-                problems.push(Problem::value(&path, message));
+                problems.push(constant_problem(&path, expected_value, instance));
             }
             ValidationErrorKind::Type { kind } => {
                 let expected = match kind {
@@ -272,6 +284,35 @@ fn pattern_meaning(schema_path: &str) -> &'static str {
     }
 }
 
+/// The value is not the one allowed. When the type differs too (`version: "1"`), both are said
+/// with their types, since `expected 1, found "1"` reads like a contradiction.
+fn constant_problem(path: &[Seg], expected: &Json, found: &Json) -> Problem {
+    let same_type = std::mem::discriminant(expected) == std::mem::discriminant(found);
+    if same_type {
+        let message = format!("expected {expected}, found {}", describe(found));
+        return Problem::value(path, message);
+    }
+    let expected_text = match expected {
+        Json::Number(n) => format!("the number {n}"),
+        other => describe(other),
+    };
+    let found_text = match found {
+        Json::String(s) => format!("the string \"{s}\""),
+        other => describe(other),
+    };
+    let help = match (found, path.last()) {
+        (Json::String(s), Some(Seg::Key(key))) if *s == expected.to_string() => {
+            Some(format!("write `{key}: {expected}`, without quotes"))
+        }
+        _ => None,
+    };
+    Problem::value(
+        path,
+        format!("expected {expected_text}, found {found_text}"),
+    )
+    .with_help(help)
+}
+
 fn type_name(json_type: &str) -> &'static str {
     match json_type {
         "object" => "a mapping",
@@ -395,6 +436,19 @@ mod tests {
                 .iter()
                 .any(|p| p.contains("features: expected a list or a mapping, found 3"))
         );
+    }
+
+    #[test]
+    fn a_quoted_version_is_one_problem() {
+        let problems = problems_of(json!({"version": "1", "images": {"w": {"region": "hk"}}}));
+        assert_eq!(
+            problems,
+            [
+                "version: expected the number 1, found the string \"1\" (write `version: 1`, without quotes)"
+            ],
+        );
+        let problems = problems_of(json!({"version": true, "images": {"w": {"region": "hk"}}}));
+        assert_eq!(problems, ["version: expected the number 1, found true"]);
     }
 
     #[test]
