@@ -344,3 +344,43 @@ fn quiet_lock_prints_nothing_and_plain_runs_have_no_progress_or_colors() {
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
     assert!(!stderr.contains("Fetching images"), "{stderr}");
 }
+
+#[test]
+fn images_table_lists_features_sorted() {
+    // The catalog gives `uimage-vpu601wv` its features in API order (NetEnhnced first); the table
+    // sorts them, byte order like the lockfile, so two rows are easy to compare by eye.
+    let project = Project::new(WEB_SPEC);
+    let (code, stdout, stderr) = project.run(&[
+        "images",
+        "--region",
+        "cn-bj2",
+        "--name",
+        "^Ubuntu",
+        "--features",
+        "CloudInit",
+        "--limit",
+        "3",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let rows: Vec<(&str, &str)> = stdout
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let id = line.split_whitespace().next()?;
+            let features = line.split_whitespace().last()?;
+            Some((id, features))
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "uimage-vpu601wv",
+                "CloudInit,HotPlug,IPv6,NetEnhanced_Ultra,NetEnhnced,RssdAttachable"
+            ),
+            ("uimage-iohu4mmd", "CloudInit,HotPlug,NetEnhnced"),
+            ("uimage-vbgj9ef6", "Aarch64_Type,CloudInit,IPv6,NetEnhnced"),
+        ],
+        "{stdout}"
+    );
+}

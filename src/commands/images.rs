@@ -167,6 +167,8 @@ fn image_json(image: &Image) -> serde_json::Value {
 
 /// `IMAGE ID  CREATED  STATE  NAME  FEATURES`, aligned by display width (`64位` takes four
 /// columns); the long features list goes last, where a narrow terminal's wrapping hurts least.
+/// Features are sorted (byte order, as in the lockfile) so rows compare at a glance; the API's
+/// order varies from image to image. `--json` keeps the API's order: it is the data as listed.
 fn table(images: &[&Image]) -> String {
     let rows: Vec<[String; 5]> = images
         .iter()
@@ -179,7 +181,10 @@ fn table(images: &[&Image]) -> String {
                 if image.features.is_empty() {
                     "-".to_string()
                 } else {
-                    image.features.join(",")
+                    let mut features: Vec<&str> =
+                        image.features.iter().map(String::as_str).collect();
+                    features.sort_unstable();
+                    features.join(",")
                 },
             ]
         })
