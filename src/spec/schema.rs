@@ -301,7 +301,9 @@ fn constant_problem(path: &[Seg], expected: &Json, found: &Json) -> Problem {
         other => describe(other),
     };
     let help = match (found, path.last()) {
-        (Json::String(s), Some(Seg::Key(key))) if *s == expected.to_string() => {
+        (Json::String(s), Some(Seg::Key(key)))
+            if serde_json::from_str::<Json>(s).is_ok_and(|v| v == *expected) =>
+        {
             Some(format!("write `{key}: {expected}`, without quotes"))
         }
         _ => None,
