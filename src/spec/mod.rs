@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::version::VersionRequirement;
 
 mod diagnostic;
+mod events;
 mod load;
 mod locate;
 mod schema;

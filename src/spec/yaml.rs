@@ -1,6 +1,7 @@
 //! YAML text → JSON value, the form the schema and the semantic checks work on.
 //!
-//! serde_yaml does the parsing: it rejects duplicate keys and bounds alias expansion ("billion
+//! A clean spec goes through the one-pass event reader in [`super::events`]; anything it will
+//! not decide on comes here. serde_yaml does the parsing: it rejects duplicate keys and bounds alias expansion ("billion
 //! laughs") and nesting depth. What JSON cannot say (non-string keys, tags, NaN) becomes a
 //! [`Problem`] at that path rather than being coerced silently.
 
@@ -24,6 +25,15 @@ pub(crate) enum SyntaxError {
 
 /// Parses `text` and converts it; problems found while converting go to `problems`.
 pub(crate) fn to_json(text: &str, problems: &mut Vec<Problem>) -> Result<Json, SyntaxError> {
+    match super::events::to_json(text, MAX_DEPTH) {
+        Some(json) => Ok(json),
+        None => slow_to_json(text, problems),
+    }
+}
+
+/// The serde_yaml path: slower, but it words every syntax error and knows where it is. Clean
+/// specs never get here (see [`super::events`]); both paths read a clean spec the same way.
+pub(super) fn slow_to_json(text: &str, problems: &mut Vec<Problem>) -> Result<Json, SyntaxError> {
     check_depth(text)?;
     let yaml: Yaml = serde_yaml::from_str(text).map_err(|error| {
         let message = strip_positions(&error.to_string());
