@@ -1,12 +1,14 @@
 //! `imagelock check`: does the lockfile satisfy the spec? Never touches the network.
 
+use imagelock::lockfile::Lockfile;
+use imagelock::spec::Spec;
 use imagelock::{Exit, Result};
 
 use super::{Session, count};
 
 pub fn run(session: &Session) -> Result<Exit> {
-    let spec = session.load_spec()?;
-    let lock = session.load_lock()?;
+    let (spec, lock) = load_both(session);
+    let (spec, lock) = (spec?, lock?);
     let stale = lock.staleness(&spec);
     let lock_path = session.lock_path();
 
@@ -47,5 +49,19 @@ pub fn run(session: &Session) -> Result<Exit> {
         Exit::Success
     } else {
         Exit::OutOfDate
+    })
+}
+
+/// The spec and the lockfile, read at the same time: on a large project each takes tens of
+/// milliseconds, and neither needs the other. Both results come back so that callers report a
+/// broken spec before a broken lockfile, as reading them in turn would.
+pub(super) fn load_both(session: &Session) -> (Result<Spec>, Result<Lockfile>) {
+    std::thread::scope(|scope| {
+        let lock = scope.spawn(|| session.load_lock());
+        let spec = session.load_spec();
+        let lock = lock
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (spec, lock)
     })
 }

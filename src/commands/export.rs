@@ -8,8 +8,8 @@ use super::Session;
 
 pub fn run(session: &Session, format: &str) -> Result<Exit> {
     let format: Format = format.parse()?;
-    let spec = session.load_spec()?;
-    let lock = session.load_lock()?;
+    let (spec, lock) = super::check::load_both(session);
+    let (spec, lock) = (spec?, lock?);
     let stale = lock.staleness(&spec);
     if !stale.is_fresh() {
         eprintln!(

@@ -6,7 +6,8 @@ use imagelock::{Error, Exit, Result};
 use super::Session;
 
 pub fn run(session: &Session, name: &str, region: Option<&str>) -> Result<Exit> {
-    let spec = session.load_spec()?;
+    let (spec, lock) = super::check::load_both(session);
+    let spec = spec?;
     let Some(query) = spec.images.get(name) else {
         let known: Vec<&str> = spec.images.keys().map(String::as_str).collect();
         return Err(Error::Invalid(format!(
@@ -15,7 +16,7 @@ pub fn run(session: &Session, name: &str, region: Option<&str>) -> Result<Exit> 
             known.join(", ")
         )));
     };
-    let lock = session.load_lock()?;
+    let lock = lock?;
     let lock_path = session.lock_path();
     let Some(locked) = lock.images.get(name) else {
         eprintln!(
