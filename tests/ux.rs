@@ -1,5 +1,5 @@
 //! What users and their scripts see: the `--json` shapes of every command that has one (documented
-//! in docs/ux.md), `init`, `images`, shell completions, and quiet, plain output off a terminal.
+//! in the README), `init`, `images`, shell completions, and quiet, plain output off a terminal.
 
 mod common;
 
