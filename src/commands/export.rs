@@ -8,9 +8,7 @@ use super::Session;
 
 pub fn run(session: &Session, format: &str) -> Result<Exit> {
     let format: Format = format.parse()?;
-    let (spec, lock) = super::check::load_both(session);
-    let (spec, lock) = (spec?, lock?);
-    let stale = lock.staleness(&spec);
+    let (_spec, lock, stale) = super::check::load_and_compare(session)?;
     if !stale.is_fresh() {
         eprintln!(
             "error: {} is out of date with {}; run `imagelock lock` (or `imagelock check` for details)",

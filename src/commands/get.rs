@@ -1,13 +1,14 @@
 //! `imagelock get NAME [--region R]`: the pinned ImageId alone on stdout, for `$(imagelock get web)`.
 //! Never touches the network, and refuses a pin the spec no longer agrees with.
 
+use imagelock::lockfile;
 use imagelock::{Error, Exit, Result};
 
 use super::Session;
 
 pub fn run(session: &Session, name: &str, region: Option<&str>) -> Result<Exit> {
-    let (spec, lock) = super::check::load_both(session);
-    let spec = spec?;
+    let (spec, lock) = super::check::load_both(session, |_| ());
+    let (spec, ()) = spec?;
     let Some(query) = spec.images.get(name) else {
         let known: Vec<&str> = spec.images.keys().map(String::as_str).collect();
         return Err(Error::Invalid(format!(
@@ -25,8 +26,7 @@ pub fn run(session: &Session, name: &str, region: Option<&str>) -> Result<Exit> 
         );
         return Ok(Exit::OutOfDate);
     };
-    let stale = lock.staleness(&spec);
-    if stale.changed.iter().any(|changed| changed == name) {
+    if !locked.satisfies(query, &lockfile::digest(query)) {
         eprintln!(
             "error: the pin of `{name}` in {} is stale: its query changed since it was locked; run `imagelock lock`",
             lock_path.display()

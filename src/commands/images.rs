@@ -56,7 +56,7 @@ fn parse_regex(text: &str) -> std::result::Result<Pattern, String> {
     regex::Regex::new(text)
         .map(|regex| Pattern {
             source: text.to_string(),
-            regex,
+            regex: std::sync::Arc::new(regex),
         })
         .map_err(|err| format!("not a valid regex: {err}"))
 }

@@ -5,6 +5,9 @@
 //! was written or on a serializer's map ordering. Changing this form changes every digest and
 //! makes every lockfile stale, so treat it as part of the file format.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
+
 use sha2::{Digest, Sha256};
 
 use crate::spec::{Filters, ImageQuery, SetMatch};
@@ -14,30 +17,28 @@ pub fn digest(query: &ImageQuery) -> String {
     let canonical = canonical_json(query);
     let hash = Sha256::digest(canonical.as_bytes());
     let mut out = String::with_capacity(7 + 64);
-    out.push_str("sha256:");
-    for byte in hash {
-        out.push_str(&format!("{byte:02x}"));
-    }
+    let _ = write!(out, "sha256:{hash:x}");
     out
 }
 
 /// A JSON value whose objects are written with keys in byte order, whatever order they were built in.
-enum Canon {
+/// Strings borrow from the query where they can: thousands of entries are hashed per `check`.
+enum Canon<'a> {
     Null,
     Bool(bool),
     Int(i64),
-    Str(String),
-    List(Vec<Canon>),
-    Object(Vec<(&'static str, Canon)>),
+    Str(Cow<'a, str>),
+    List(Vec<Canon<'a>>),
+    Object(Vec<(&'static str, Canon<'a>)>),
 }
 
-impl Canon {
-    fn str(text: &str) -> Self {
-        Canon::Str(text.to_string())
+impl<'a> Canon<'a> {
+    fn str(text: &'a str) -> Self {
+        Canon::Str(Cow::Borrowed(text))
     }
 
     /// A set: sorted and distinct, so `[b, a, a]` and `[a, b]` are the same query.
-    fn set<'a>(items: impl IntoIterator<Item = &'a str>) -> Self {
+    fn set(items: impl IntoIterator<Item = &'a str>) -> Self {
         let mut items: Vec<&str> = items.into_iter().collect();
         items.sort_unstable();
         items.dedup();
@@ -48,7 +49,9 @@ impl Canon {
         match self {
             Canon::Null => out.push_str("null"),
             Canon::Bool(value) => out.push_str(if *value { "true" } else { "false" }),
-            Canon::Int(value) => out.push_str(&value.to_string()),
+            Canon::Int(value) => {
+                let _ = write!(out, "{value}");
+            }
             Canon::Str(text) => write_json_string(text, out),
             Canon::List(items) => {
                 out.push('[');
@@ -85,7 +88,9 @@ fn write_json_string(text: &str, out: &mut String) {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
-            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -93,10 +98,12 @@ fn write_json_string(text: &str, out: &mut String) {
 }
 
 fn canonical_json(query: &ImageQuery) -> String {
-    let optional = |value: &Option<String>| match value {
-        Some(text) => Canon::str(text),
-        None => Canon::Null,
-    };
+    fn optional(value: &Option<String>) -> Canon<'_> {
+        match value {
+            Some(text) => Canon::str(text),
+            None => Canon::Null,
+        }
+    }
     let form = Canon::Object(vec![
         ("filters", canonical_filters(&query.filters)),
         ("project_id", optional(&query.project_id)),
@@ -113,7 +120,7 @@ fn canonical_json(query: &ImageQuery) -> String {
 }
 
 /// Only the filters that are set, plus `state`, which always is (it defaults to `[Available]`).
-fn canonical_filters(filters: &Filters) -> Canon {
+fn canonical_filters(filters: &Filters) -> Canon<'_> {
     let mut fields: Vec<(&'static str, Canon)> = Vec::new();
     if let Some(os_type) = filters.os_type {
         fields.push(("os_type", Canon::str(os_type.as_str())));
@@ -154,10 +161,16 @@ fn canonical_filters(filters: &Filters) -> Canon {
     }
     // Instants, not the text: `2024-01-01` and `2024-01-01T08:00:00+08:00` are the same bound.
     if let Some(after) = &filters.created_after {
-        fields.push(("created_after", Canon::Str(after.at.to_string())));
+        fields.push((
+            "created_after",
+            Canon::Str(Cow::Owned(after.at.to_string())),
+        ));
     }
     if let Some(before) = &filters.created_before {
-        fields.push(("created_before", Canon::Str(before.at.to_string())));
+        fields.push((
+            "created_before",
+            Canon::Str(Cow::Owned(before.at.to_string())),
+        ));
     }
     // Seconds, not the text: `7d` and `1w` are the same age.
     if let Some(max_age) = &filters.max_age {
@@ -170,7 +183,7 @@ fn canonical_filters(filters: &Filters) -> Canon {
 }
 
 /// `[a, b]` is parsed as `{all: [a, b]}`; empty parts are left out so both spellings agree.
-fn canonical_set_match(set: &SetMatch) -> Canon {
+fn canonical_set_match(set: &SetMatch) -> Canon<'_> {
     let mut parts: Vec<(&'static str, Canon)> = Vec::new();
     for (key, values) in [("all", &set.all), ("any", &set.any), ("none", &set.none)] {
         if !values.is_empty() {
@@ -203,7 +216,7 @@ mod tests {
     fn pattern(source: &str) -> Pattern {
         Pattern {
             source: source.into(),
-            regex: Regex::new(source).unwrap(),
+            regex: std::sync::Arc::new(Regex::new(source).unwrap()),
         }
     }
 

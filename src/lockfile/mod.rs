@@ -16,12 +16,48 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::spec::Spec;
+use crate::spec::{ImageQuery, Spec};
 use crate::ucloud::Image;
 
 pub use digest::digest;
 pub use format::{HEADER, MAX_LOCKFILE_BYTES};
 pub use guard::RunLock;
+
+/// The digest of every entry of a spec, by entry name.
+pub type SpecDigests = BTreeMap<String, String>;
+
+/// Digests of all of a spec's entries: what [`Lockfile::staleness`] compares the lock against.
+pub fn digests(spec: &Spec) -> SpecDigests {
+    // Hashing thousands of entries takes tens of milliseconds, most of a large `check`; the
+    // entries are independent, so every core takes a share.
+    const PER_THREAD: usize = 1000;
+    let entries: Vec<(&String, &ImageQuery)> = spec.images.iter().collect();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let threads = cores.min(entries.len() / PER_THREAD).max(1);
+    let hash = |share: &[(&String, &ImageQuery)]| -> Vec<(String, String)> {
+        share
+            .iter()
+            .map(|(name, query)| ((*name).clone(), digest(query)))
+            .collect()
+    };
+    if threads == 1 {
+        return hash(&entries).into_iter().collect();
+    }
+    std::thread::scope(|scope| {
+        let shares: Vec<_> = entries
+            .chunks(entries.len().div_ceil(threads))
+            .map(|share| scope.spawn(move || hash(share)))
+            .collect();
+        shares
+            .into_iter()
+            .flat_map(|share| {
+                share
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
 
 /// The only lockfile format version this imagelock reads and writes.
 pub const LOCKFILE_VERSION: u64 = 1;
@@ -38,6 +74,19 @@ pub struct LockedImage {
     pub digest: String,
     /// By region.
     pub pins: BTreeMap<String, Pin>,
+}
+
+impl LockedImage {
+    /// Whether these pins answer `query`, whose digest is `query_digest`: same digest, and a pin
+    /// for exactly the query's regions.
+    pub fn satisfies(&self, query: &ImageQuery, query_digest: &str) -> bool {
+        self.digest == query_digest
+            && self.pins.len() == query.regions.len()
+            && query
+                .regions
+                .iter()
+                .all(|region| self.pins.contains_key(region))
+    }
 }
 
 /// The image chosen for one entry in one region, with enough about it to review a diff.
@@ -110,17 +159,23 @@ impl Lockfile {
 
     /// Compares against the spec without any network.
     pub fn staleness(&self, spec: &Spec) -> Staleness {
+        self.staleness_against(spec, &digests(spec))
+    }
+
+    /// [`Lockfile::staleness`] with the spec's [`digests`] already computed, e.g. on another
+    /// thread while this lockfile was being read.
+    pub fn staleness_against(&self, spec: &Spec, digests: &SpecDigests) -> Staleness {
         let mut staleness = Staleness::default();
         for (name, query) in &spec.images {
             let Some(locked) = self.images.get(name) else {
                 staleness.missing.push(name.clone());
                 continue;
             };
-            let mut wanted: Vec<&String> = query.regions.iter().collect();
-            wanted.sort();
-            wanted.dedup();
-            let pinned: Vec<&String> = locked.pins.keys().collect();
-            if locked.digest != digest(query) || wanted != pinned {
+            let fresh = match digests.get(name) {
+                Some(known) => locked.satisfies(query, known),
+                None => locked.satisfies(query, &digest(query)),
+            };
+            if !fresh {
                 staleness.changed.push(name.clone());
             }
         }
@@ -143,6 +198,54 @@ mod tests {
     use super::*;
     use crate::spec::{Filters, ImageQuery, OsType, Selection};
     use std::path::PathBuf;
+
+    #[test]
+    fn digests_of_a_large_spec_are_each_entry_s_digest() {
+        // Enough entries to take the multi-threaded path.
+        let images: BTreeMap<String, ImageQuery> = (0..2_500)
+            .map(|n| {
+                let mut q = query(&format!("entry-{n}"), &["cn-bj2", "hk"]);
+                if n % 2 == 0 {
+                    q.filters.os_type = Some(OsType::Linux);
+                }
+                (q.name.clone(), q)
+            })
+            .collect();
+        let spec = Spec {
+            path: PathBuf::from("imagelock.yaml"),
+            images,
+        };
+        let all = digests(&spec);
+        assert_eq!(all.len(), 2_500);
+        for (name, query) in &spec.images {
+            assert_eq!(all[name], digest(query), "{name}");
+        }
+    }
+
+    #[test]
+    fn pins_satisfy_a_query_with_the_same_digest_and_regions() {
+        let q = query("web", &["cn-bj2", "hk"]);
+        let d = digest(&q);
+        let pins = |regions: &[&str]| LockedImage {
+            digest: d.clone(),
+            pins: regions
+                .iter()
+                .map(|r| {
+                    (
+                        r.to_string(),
+                        Pin::from(&Image {
+                            image_id: "uimage-x".into(),
+                            ..Image::default()
+                        }),
+                    )
+                })
+                .collect(),
+        };
+        assert!(pins(&["cn-bj2", "hk"]).satisfies(&q, &d));
+        assert!(!pins(&["cn-bj2"]).satisfies(&q, &d));
+        assert!(!pins(&["cn-bj2", "sg"]).satisfies(&q, &d));
+        assert!(!pins(&["cn-bj2", "hk"]).satisfies(&q, "sha256:other"));
+    }
 
     fn query(name: &str, regions: &[&str]) -> ImageQuery {
         ImageQuery {

@@ -188,7 +188,7 @@ mod tests {
     fn pattern(source: &str) -> Pattern {
         Pattern {
             source: source.into(),
-            regex: Regex::new(source).unwrap(),
+            regex: std::sync::Arc::new(Regex::new(source).unwrap()),
         }
     }
 

@@ -203,7 +203,7 @@ mod tests {
         let filters = Filters {
             name: Some(Pattern {
                 source: "Debian".into(),
-                regex: regex::Regex::new("Debian").unwrap(),
+                regex: std::sync::Arc::new(regex::Regex::new("Debian").unwrap()),
             }),
             ..Filters::default()
         };

@@ -44,6 +44,9 @@ pub fn load(path: &Path) -> Result<Spec, Error> {
     parse(&text, path)
 }
 
+/// Specs larger than this check their schema and build their queries on two threads.
+const SIDE_BY_SIDE_BYTES: usize = 64 * 1024;
+
 /// Parses spec text; `path` is only used in messages and kept in the [`Spec`].
 pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
     // Windows editors save a byte-order mark; serde_yaml would take it for a second document.
@@ -55,9 +58,38 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
     };
     if problems.is_empty() {
         let mut unknown_key_maps = HashSet::new();
-        schema::check(&doc, &mut problems, &mut unknown_key_maps)?;
-        let images = semantic::build(&doc, &unknown_key_maps, &mut problems);
+        let images = if text.len() < SIDE_BY_SIDE_BYTES {
+            schema::check(&doc, &mut problems, &mut unknown_key_maps)?;
+            semantic::build(&doc, &unknown_key_maps, &mut problems)
+        } else {
+            // On a large spec the schema check and the semantic build each take milliseconds and
+            // only read `doc`, so they run side by side. The build needs the schema's verdict only
+            // to quiet follow-on errors of a broken spec; in that rare case it is done again.
+            let (checked, (images, semantic_problems)) = std::thread::scope(|scope| {
+                let build = scope.spawn(|| {
+                    let mut found = Vec::new();
+                    let images = semantic::build(&doc, &HashSet::new(), &mut found);
+                    (images, found)
+                });
+                let checked = schema::check(&doc, &mut problems, &mut unknown_key_maps);
+                let built = build
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (checked, built)
+            });
+            checked?;
+            if problems.is_empty() {
+                problems.extend(semantic_problems);
+                images
+            } else {
+                semantic::build(&doc, &unknown_key_maps, &mut problems)
+            }
+        };
         if problems.is_empty() {
+            if text.len() >= SIDE_BY_SIDE_BYTES {
+                // Freeing a large document node by node takes milliseconds nobody waits for.
+                std::thread::spawn(move || drop(doc));
+            }
             return Ok(Spec {
                 path: path.to_path_buf(),
                 images,
@@ -126,6 +158,48 @@ fn offset_of(text: &str, line: usize, column: usize) -> usize {
 mod tests {
     use super::*;
     use crate::spec::{OsType, Selection};
+
+    /// A spec over the size where schema check and semantic build run side by side.
+    fn large_spec(extra_entry: &str) -> String {
+        let mut text = String::from("version: 1\ndefaults: { region: cn-bj2 }\nimages:\n");
+        let mut n = 0;
+        while text.len() < SIDE_BY_SIDE_BYTES + 1024 {
+            text.push_str(&format!(
+                "  entry-{n}: {{ filters: {{ name: \"^Ubuntu {n}\", os_type: Linux }} }}\n"
+            ));
+            n += 1;
+        }
+        text.push_str(extra_entry);
+        text
+    }
+
+    #[test]
+    fn large_specs_read_the_same_as_small_ones() {
+        let text = large_spec("");
+        let spec = parse(&text, Path::new("big.yaml")).expect("valid");
+        assert!(spec.images.len() > 1000);
+        let entry = &spec.images["entry-7"];
+        assert_eq!(entry.filters.os_type, Some(OsType::Linux));
+        assert_eq!(entry.filters.name.as_ref().unwrap().source, "^Ubuntu 7");
+    }
+
+    #[test]
+    fn large_specs_report_schema_and_semantic_problems_alike() {
+        // One schema problem (unknown key) and one semantic problem (bad regex), as in a small spec.
+        let bad = "  zz-typo: { regoin: hk }\n  zz-regex: { filters: { name: \"(\" } }\n";
+        let small = format!("version: 1\ndefaults: {{ region: cn-bj2 }}\nimages:\n{bad}");
+        let messages = |text: &str| match parse(text, Path::new("s.yaml")) {
+            Err(Error::Spec(report)) => report
+                .problems
+                .iter()
+                .map(|p| (p.path.clone(), p.message.clone()))
+                .collect::<Vec<_>>(),
+            other => panic!("expected spec problems, got {other:?}"),
+        };
+        let large = messages(&large_spec(bad));
+        assert_eq!(large, messages(&small));
+        assert_eq!(large.len(), 2, "{large:?}");
+    }
 
     const EXAMPLE: &str = r#"# yaml-language-server: $schema=./imagelock.schema.json
 version: 1

@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use regex::Regex;
@@ -164,7 +165,8 @@ impl Default for Filters {
 #[derive(Debug, Clone)]
 pub struct Pattern {
     pub source: String,
-    pub regex: Regex,
+    /// Shared: entries with the same pattern use one compiled regex (and one match cache pool).
+    pub regex: Arc<Regex>,
 }
 
 impl PartialEq for Pattern {

@@ -7,6 +7,7 @@
 //! has already reported them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -114,7 +115,7 @@ impl<'a> Layers<'a> {
 struct Builder<'p> {
     problems: &'p mut Vec<Problem>,
     /// One compiled regex per distinct source, so defaults are compiled once per run.
-    regexes: HashMap<String, Result<Regex, String>>,
+    regexes: HashMap<String, Result<Arc<Regex>, String>>,
 }
 
 impl Builder<'_> {
@@ -256,7 +257,7 @@ impl Builder<'_> {
         let compiled = self
             .regexes
             .entry(source.to_owned())
-            .or_insert_with(|| compile_regex(source));
+            .or_insert_with(|| compile_regex(source).map(Arc::new));
         match compiled {
             Ok(regex) => Some(Pattern {
                 source: source.to_owned(),
