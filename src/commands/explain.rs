@@ -9,7 +9,7 @@ use imagelock::select::Context;
 use imagelock::ucloud::Image;
 use imagelock::{Error, Exit, Result};
 
-use super::{Session, date_of, pin_label};
+use super::{Session, created_date, pin_label};
 
 pub fn run(session: &Session, name: &str, region: Option<&str>, top: usize) -> Result<Exit> {
     let spec = session.load_spec()?;
@@ -94,7 +94,7 @@ fn human(name: &str, select: &str, e: &Explanation, top: usize) -> String {
             image.image_id,
             image.image_name,
             "",
-            date_of(image.create_time),
+            created_date(image.create_time),
             marks(e, image)
         );
     }

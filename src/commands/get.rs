@@ -53,7 +53,7 @@ pub fn run(session: &Session, name: &str, region: Option<&str>) -> Result<Exit> 
         session.print_json(&serde_json::json!({
             "name": name,
             "region": region,
-            "pin": super::pin_json(pin),
+            "pin": super::pin_value(pin),
         }))?;
     } else {
         println!("{}", pin.image_id);

@@ -12,7 +12,7 @@ use imagelock::ucloud::{self, Image};
 use imagelock::{Error, Exit, Result};
 use unicode_width::UnicodeWidthStr;
 
-use super::{Session, date_of, print_stdout};
+use super::{Session, created_date, print_stdout};
 
 #[derive(Debug, Clone, Args)]
 pub struct ImagesArgs {
@@ -159,7 +159,7 @@ fn image_json(image: &Image) -> serde_json::Value {
         "state": image.state,
         "zone": image.zone,
         "create_time": image.create_time,
-        "created": date_of(image.create_time),
+        "created": created_date(image.create_time),
         "features": image.features,
         "maintain_eol": image.maintain_eol,
     })
@@ -175,7 +175,7 @@ fn table(images: &[&Image]) -> String {
         .map(|image| {
             [
                 image.image_id.clone(),
-                date_of(image.create_time),
+                created_date(image.create_time),
                 image.state.clone(),
                 image.image_name.clone(),
                 if image.features.is_empty() {

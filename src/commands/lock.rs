@@ -1,6 +1,6 @@
 //! `imagelock lock`: pin entries that are new or whose query changed; keep every other pin.
 
-use imagelock::lockfile::{Lockfile, RunLock};
+use imagelock::lockfile::Lockfile;
 use imagelock::resolve::{self, Picks};
 use imagelock::select::Context;
 use imagelock::spec::ImageQuery;
@@ -11,13 +11,7 @@ use super::{PinChange, Session, apply_picks, change_json, change_line, count};
 pub fn run(session: &Session) -> Result<Exit> {
     let spec = session.load_spec()?;
     let lock_path = session.lock_path();
-    // Held from reading the lockfile to replacing it: a concurrent run waits, then sees our pins.
-    let _guard = RunLock::acquire(session.spec_path(), || {
-        session.warn(format!(
-            "waiting for another imagelock run on {}",
-            lock_path.display()
-        ))
-    })?;
+    let _guard = session.lock_for_writing()?;
     let old = session.load_lock()?;
     let stale = old.staleness(&spec);
 

@@ -4,13 +4,17 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use imagelock::lockfile::{self, LockedImage, Lockfile, Pin};
+use imagelock::lockfile::{self, LockedImage, Lockfile, Pin, RunLock};
 use imagelock::resolve::Picks;
 use imagelock::spec::{self, Spec};
 use imagelock::ucloud::{self, Client, ClientOptions, Endpoint};
 use imagelock::{Error, Exit, Result};
 
 use crate::cli::{Cli, Command, GlobalArgs};
+
+// How pins and dates read, shared by every command's output.
+pub use imagelock::export::pin_value;
+pub use imagelock::select::created_date;
 
 pub mod check;
 pub mod completions;
@@ -82,6 +86,17 @@ impl Session {
 
     pub fn load_spec(&self) -> Result<Spec> {
         spec::load(self.spec_path())
+    }
+
+    /// One writer at a time: held from reading the lockfile to replacing it, so a concurrent run
+    /// waits, then sees this run's pins.
+    pub fn lock_for_writing(&self) -> Result<RunLock> {
+        RunLock::acquire(self.spec_path(), || {
+            self.warn(format!(
+                "waiting for another imagelock run on {}",
+                self.lock_path().display()
+            ))
+        })
     }
 
     /// The lockfile, or an empty one when there is none yet.
@@ -191,33 +206,13 @@ pub fn pin_label(pin: &Pin) -> String {
         "{} ({}, {})",
         pin.image_id,
         pin.image_name,
-        date_of(pin.create_time)
+        created_date(pin.create_time)
     )
 }
 
 /// `1 entry`, `3 entries`.
 pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// A UNIX time as a UTC date.
-pub fn date_of(unix_seconds: i64) -> String {
-    jiff::Timestamp::from_second(unix_seconds)
-        .map(|t| t.strftime("%Y-%m-%d").to_string())
-        .unwrap_or_else(|_| unix_seconds.to_string())
-}
-
-/// JSON form of one pin, shared by every `--json` output.
-pub fn pin_json(pin: &Pin) -> serde_json::Value {
-    serde_json::json!({
-        "image_id": pin.image_id,
-        "image_name": pin.image_name,
-        "os_name": pin.os_name,
-        "os_type": pin.os_type,
-        "image_type": pin.image_type,
-        "create_time": pin.create_time,
-        "features": pin.features,
-    })
 }
 
 /// One pin that a command set: `old` is `None` for a new one.
@@ -291,7 +286,7 @@ pub fn change_json(change: &PinChange) -> serde_json::Value {
     serde_json::json!({
         "name": change.entry,
         "region": change.region,
-        "old": change.old.as_ref().map(pin_json),
-        "new": pin_json(&change.new),
+        "old": change.old.as_ref().map(pin_value),
+        "new": pin_value(&change.new),
     })
 }

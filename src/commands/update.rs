@@ -6,24 +6,17 @@
 //! With no names every spec entry is re-resolved and entries no longer in the spec are dropped,
 //! so the result is the lock a fresh `lock` would write today.
 
-use imagelock::lockfile::RunLock;
 use imagelock::refresh::{self, PinDiff};
 use imagelock::resolve;
 use imagelock::select::Context;
 use imagelock::{Exit, Result};
 
-use super::{Session, apply_picks, pin_json, pin_label};
+use super::{Session, apply_picks, pin_label, pin_value};
 
 pub fn run(session: &Session, names: &[String]) -> Result<Exit> {
     let spec = session.load_spec()?;
     let lock_path = session.lock_path();
-    // As in `lock`: one writer at a time, from reading the lockfile to replacing it.
-    let _guard = RunLock::acquire(session.spec_path(), || {
-        session.warn(format!(
-            "waiting for another imagelock run on {}",
-            lock_path.display()
-        ))
-    })?;
+    let _guard = session.lock_for_writing()?;
     let old = session.load_lock()?;
     let wanted = refresh::named_entries(&spec, names)?;
 
@@ -50,8 +43,8 @@ pub fn run(session: &Session, names: &[String]) -> Result<Exit> {
             "pins": diffs.iter().map(|diff| serde_json::json!({
                 "name": diff.entry,
                 "region": diff.region,
-                "old": diff.current.as_ref().map(pin_json),
-                "new": pin_json(&diff.latest),
+                "old": diff.current.as_ref().map(pin_value),
+                "new": pin_value(&diff.latest),
                 "moved": diff.moves(),
             })).collect::<Vec<_>>(),
             "removed": removed,

@@ -15,6 +15,7 @@ use crate::ucloud::Image;
 
 pub use filter::filter;
 pub use rank::rank;
+pub use report::created_date;
 
 /// At most this many candidates are listed when `only` finds several.
 pub const AMBIGUOUS_LISTED: usize = 10;

@@ -65,8 +65,9 @@ fn column_width(images: &[Image], field: impl Fn(&Image) -> &String) -> usize {
         .unwrap_or(0)
 }
 
-/// The UTC date of a CreateTime, or the raw number if it is out of any calendar's range.
-fn created_date(create_time: i64) -> String {
+/// The UTC date of a CreateTime (`2024-05-01`), or the raw number if it is out of any calendar's
+/// range; how every report shows when an image was made.
+pub fn created_date(create_time: i64) -> String {
     match Timestamp::from_second(create_time) {
         Ok(at) => at.strftime("%Y-%m-%d").to_string(),
         Err(_) => create_time.to_string(),
