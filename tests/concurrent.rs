@@ -82,16 +82,7 @@ fn an_update_waits_for_a_lock_run() {
     let lock = project.cmd(&["lock"]);
     let lock = std::thread::spawn(move || output_of(lock));
     // `update` starts once `lock` has its first request in flight, so `lock` holds the lock.
-    for _ in 0..1000 {
-        if project.requests() > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        project.requests() > 0,
-        "the first run never reached the API"
-    );
+    project.wait_for_first_request();
     let (code, _, update_stderr) = project.run(&["update"]);
     let (lock_code, _, lock_stderr) = lock.join().expect("lock thread");
     assert_eq!(lock_code, 0, "{lock_stderr}");

@@ -192,16 +192,7 @@ fn a_killed_run_leaves_the_old_lockfile() {
         .spawn()
         .expect("start imagelock");
     // Wait until the request is in flight, then kill.
-    for _ in 0..1000 {
-        if project.requests() > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        project.requests() > 0,
-        "the first run never reached the API"
-    );
+    project.wait_for_first_request();
     child.kill().expect("kill imagelock");
     child.wait().expect("reap imagelock");
 

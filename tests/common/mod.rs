@@ -94,16 +94,33 @@ impl Project {
 
     /// `imagelock <args>` with no credentials and no endpoint at all.
     pub fn bare_cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = self.isolated_cmd();
+        // Short budgets keep failing tests fast; they never shape a passing result.
+        cmd.args(["--timeout", "5s", "--retry-budget", "10s"])
+            .args(args);
+        cmd
+    }
+
+    /// The binary in the project directory, with nothing of the developer's environment.
+    fn isolated_cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("imagelock").expect("imagelock binary");
         cmd.current_dir(self.dir.path())
             .env_clear()
             .env("HOME", self.dir.path())
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("NO_COLOR", "1")
-            // Short budgets keep failing tests fast; they never shape a passing result.
-            .args(["--timeout", "5s", "--retry-budget", "10s"])
-            .args(args);
+            .env("NO_COLOR", "1");
         cmd
+    }
+
+    /// Waits (up to 20 s) until a run has its first request in flight at the simulator.
+    pub fn wait_for_first_request(&self) {
+        for _ in 0..1000 {
+            if self.requests() > 0 {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the run never reached the API");
     }
 
     /// Runs `imagelock <args>` and returns (exit code, stdout, stderr).
@@ -130,13 +147,8 @@ impl Project {
     /// Like [`Project::cmd`] but without the harness's `--timeout`/`--retry-budget`, for tests
     /// that pass their own or test the defaults.
     pub fn cmd_with_default_budgets(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("imagelock").expect("imagelock binary");
-        cmd.current_dir(self.dir.path())
-            .env_clear()
-            .env("HOME", self.dir.path())
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("NO_COLOR", "1")
-            .env("UCLOUD_PUBLIC_KEY", PUBLIC_KEY)
+        let mut cmd = self.isolated_cmd();
+        cmd.env("UCLOUD_PUBLIC_KEY", PUBLIC_KEY)
             .env("UCLOUD_PRIVATE_KEY", PRIVATE_KEY)
             .env("UCLOUD_BASE_URL", self.sim.url())
             .args(args);
