@@ -105,14 +105,7 @@ fn every_fault_kind_is_ridden_out() {
 }
 
 /// Every fast fault kind: an outage that answers quickly (a refused connection or a 503 page).
-const FAST_FAULTS: &[Fault] = &[
-    Fault::Http503,
-    Fault::Http502,
-    Fault::Http429,
-    Fault::RetCode2000,
-    Fault::Reset,
-    Fault::Truncated,
-];
+const FAST_FAULTS: &[Fault] = &Fault::FAST;
 
 #[test]
 fn an_outage_fails_with_exit_5_and_leaves_the_lockfile() {

@@ -56,14 +56,7 @@ fn project(api: &Api) -> Project {
     if let Api::Down = api {
         config.fault_rate = 1.0;
         // Fast faults only: the slow one would just make the test wait.
-        config.fault_kinds = vec![
-            Fault::Http503,
-            Fault::Http502,
-            Fault::Http429,
-            Fault::RetCode2000,
-            Fault::Reset,
-            Fault::Truncated,
-        ];
+        config.fault_kinds = Fault::FAST.to_vec();
     }
     Project::with_config(SPEC, config)
 }

@@ -35,6 +35,17 @@ impl Fault {
         Fault::Slow,
     ];
 
+    /// Every kind that answers at once: an outage made of these fails fast, without waiting for
+    /// the client's timeout as `Slow` does.
+    pub const FAST: [Fault; 6] = [
+        Fault::Http503,
+        Fault::Http502,
+        Fault::Http429,
+        Fault::RetCode2000,
+        Fault::Reset,
+        Fault::Truncated,
+    ];
+
     /// The name used by `--faults` and as the key in the stats' `faults` object.
     pub fn name(self) -> &'static str {
         match self {
