@@ -90,6 +90,8 @@ mod tests {
 
     fn query(select: Selection) -> ImageQuery {
         ImageQuery {
+            agree: None,
+            hold: None,
             name: "web".into(),
             regions: vec!["cn-bj2".into()],
             zone: None,

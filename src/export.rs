@@ -273,6 +273,9 @@ mod tests {
             lock.images
                 .entry(entry.to_string())
                 .or_insert_with(|| LockedImage {
+                    select: None,
+                    agree: None,
+                    checksum: None,
                     digest: String::new(),
                     pins: BTreeMap::new(),
                 })

@@ -145,6 +145,8 @@ mod tests {
 
     fn query(name: &str, regions: &[&str], filters: Filters) -> ImageQuery {
         ImageQuery {
+            agree: None,
+            hold: None,
             name: name.into(),
             regions: regions.iter().map(|r| r.to_string()).collect(),
             zone: None,

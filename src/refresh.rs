@@ -134,6 +134,8 @@ mod tests {
 
     fn query(name: &str) -> ImageQuery {
         ImageQuery {
+            agree: None,
+            hold: None,
             name: name.into(),
             regions: vec!["cn-bj2".into()],
             zone: None,
@@ -145,6 +147,8 @@ mod tests {
 
     fn spec(names: &[&str]) -> Spec {
         Spec {
+            deny: Default::default(),
+            warnings: Vec::new(),
             path: PathBuf::from("imagelock.yaml"),
             images: names.iter().map(|n| (n.to_string(), query(n))).collect(),
         }
@@ -196,6 +200,9 @@ mod tests {
             lock.images.insert(
                 entry.into(),
                 LockedImage {
+                    select: None,
+                    agree: None,
+                    checksum: None,
                     digest: String::new(),
                     pins: BTreeMap::from([("cn-bj2".into(), Pin::from(&image(id)))]),
                 },

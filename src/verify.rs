@@ -135,6 +135,9 @@ mod tests {
         lock.images.insert(
             "web".into(),
             LockedImage {
+                select: None,
+                agree: None,
+                checksum: None,
                 digest: String::new(),
                 pins: BTreeMap::from([
                     ("cn-bj2".into(), pin("uimage-b")),
@@ -145,6 +148,9 @@ mod tests {
         lock.images.insert(
             "api".into(),
             LockedImage {
+                select: None,
+                agree: None,
+                checksum: None,
                 digest: String::new(),
                 pins: BTreeMap::from([("cn-bj2".into(), pin("uimage-b"))]),
             },

@@ -25,6 +25,9 @@ fn pin(id: &str, name: &str, create_time: i64, features: &[&str]) -> Pin {
 
 fn entry(digest_byte: &str, pins: &[(&str, Pin)]) -> LockedImage {
     LockedImage {
+        select: None,
+        agree: None,
+        checksum: None,
         digest: format!("sha256:{}", digest_byte.repeat(64)),
         pins: pins
             .iter()
@@ -264,6 +267,9 @@ proptest! {
         let mut pin = pin("uimage-x", &name, 1, &[&feature, "IPv6"]);
         pin.os_name = os_name;
         lock.images.insert(entry_name, LockedImage {
+            select: None,
+            agree: None,
+            checksum: None,
             digest: format!("sha256:{}", "c".repeat(64)),
             pins: [(region, pin)].into_iter().collect(),
         });

@@ -251,6 +251,9 @@ pub fn apply_picks(lock: &mut Lockfile, spec: &Spec, picks: Picks) -> Vec<PinCha
             entry,
             LockedImage {
                 digest: lockfile::digest(query),
+                select: None,
+                agree: None,
+                checksum: None,
                 pins,
             },
         );

@@ -51,13 +51,24 @@ fn read_layout(text: &str) -> Option<Lockfile> {
                         image_type: scalar(field("image_type: ")?)?,
                         create_time: field("create_time: ")?.parse().ok()?,
                         features: flow_list(field("features: ")?)?,
+                        maintain_eol: None,
+                        project_id: None,
                     };
                     pins.insert(scalar(region)?, pin);
                 }
             }
             _ => return None,
         }
-        images.insert(name, LockedImage { digest, pins });
+        images.insert(
+            name,
+            LockedImage {
+                digest,
+                select: None,
+                agree: None,
+                checksum: None,
+                pins,
+            },
+        );
     }
     Some(Lockfile { images })
 }
@@ -152,6 +163,8 @@ mod tests {
 
     fn pin(name: &str, features: &[&str]) -> Pin {
         Pin {
+            maintain_eol: None,
+            project_id: None,
             image_id: "uimage-rez4c3an".into(),
             image_name: name.into(),
             os_name: name.into(),
@@ -171,6 +184,9 @@ mod tests {
             lock.images.insert(
                 format!("entry-{n}"),
                 LockedImage {
+                    select: None,
+                    agree: None,
+                    checksum: None,
                     digest: format!("sha256:{}", "a".repeat(64)),
                     pins,
                 },

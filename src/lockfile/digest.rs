@@ -204,6 +204,8 @@ mod tests {
 
     fn base() -> ImageQuery {
         ImageQuery {
+            agree: None,
+            hold: None,
             name: "web".into(),
             regions: vec!["cn-bj2".into()],
             zone: None,

@@ -331,6 +331,8 @@ mod tests {
 
     fn lock_with(name: &str, image_name: &str, features: &[&str]) -> Lockfile {
         let pin = Pin {
+            maintain_eol: None,
+            project_id: None,
             image_id: "uimage-rez4c3an".into(),
             image_name: image_name.into(),
             os_name: image_name.into(),
@@ -349,6 +351,9 @@ mod tests {
         lock.images.insert(
             name.into(),
             LockedImage {
+                select: None,
+                agree: None,
+                checksum: None,
                 digest: format!("sha256:{}", "ab".repeat(32)),
                 pins: [("cn-bj2".to_string(), pin)].into_iter().collect(),
             },

@@ -16,7 +16,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
-use crate::spec::{ImageQuery, Spec};
+use crate::spec::{Agreement, ImageQuery, Selection, Spec};
 use crate::ucloud::Image;
 
 pub use digest::digest;
@@ -72,6 +72,16 @@ pub struct Lockfile {
 pub struct LockedImage {
     /// `sha256:<hex>` of the entry's effective query.
     pub digest: String,
+    /// The entry's `select` when it was locked (absent in version 1 lockfiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub select: Option<Selection>,
+    /// The entry's `agree` when it was locked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agree: Option<Agreement>,
+    /// `sha256:<hex>` over the digest and the pins' parsed values: tells a hand edit apart from a
+    /// reformatting. Absent in lockfiles written before it existed (trusted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
     /// By region.
     pub pins: BTreeMap<String, Pin>,
 }
@@ -100,6 +110,12 @@ pub struct Pin {
     pub image_type: String,
     pub create_time: i64,
     pub features: Vec<String>,
+    /// The image's MaintainEol as `YYYY-MM-DD`, when the API gave a readable one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintain_eol: Option<String>,
+    /// The ProjectId sent when this pin was resolved (absent when none was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
 }
 
 impl From<&Image> for Pin {
@@ -116,6 +132,8 @@ impl From<&Image> for Pin {
             image_type: image.image_type.clone(),
             create_time: image.create_time,
             features,
+            maintain_eol: None,
+            project_id: None,
         }
     }
 }
@@ -212,6 +230,8 @@ mod tests {
             })
             .collect();
         let spec = Spec {
+            deny: Default::default(),
+            warnings: Vec::new(),
             path: PathBuf::from("imagelock.yaml"),
             images,
         };
@@ -227,6 +247,9 @@ mod tests {
         let q = query("web", &["cn-bj2", "hk"]);
         let d = digest(&q);
         let pins = |regions: &[&str]| LockedImage {
+            select: None,
+            agree: None,
+            checksum: None,
             digest: d.clone(),
             pins: regions
                 .iter()
@@ -249,6 +272,8 @@ mod tests {
 
     fn query(name: &str, regions: &[&str]) -> ImageQuery {
         ImageQuery {
+            agree: None,
+            hold: None,
             name: name.into(),
             regions: regions.iter().map(|r| r.to_string()).collect(),
             zone: None,
@@ -260,6 +285,8 @@ mod tests {
 
     fn pin(id: &str) -> Pin {
         Pin {
+            maintain_eol: None,
+            project_id: None,
             image_id: id.into(),
             image_name: "Ubuntu 22.04".into(),
             os_name: "Ubuntu 22.04".into(),
@@ -272,6 +299,9 @@ mod tests {
 
     fn locked(query: &ImageQuery) -> LockedImage {
         LockedImage {
+            select: None,
+            agree: None,
+            checksum: None,
             digest: digest(query),
             pins: query
                 .regions
@@ -283,6 +313,8 @@ mod tests {
 
     fn spec(queries: &[ImageQuery]) -> Spec {
         Spec {
+            deny: Default::default(),
+            warnings: Vec::new(),
             path: PathBuf::from("imagelock.yaml"),
             images: queries
                 .iter()

@@ -124,6 +124,8 @@ mod tests {
 
     fn query(select: Selection, filters: Filters) -> ImageQuery {
         ImageQuery {
+            agree: None,
+            hold: None,
             name: "web".into(),
             regions: vec!["cn-bj2".into()],
             zone: None,

@@ -93,6 +93,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
             return Ok(Spec {
                 path: path.to_path_buf(),
                 images,
+                deny: Default::default(),
+                warnings: Vec::new(),
             });
         }
     }

@@ -34,6 +34,11 @@ pub struct Spec {
     pub path: PathBuf,
     /// Entries by name (sorted, as the lockfile is).
     pub images: BTreeMap<String, ImageQuery>,
+    /// `deny`: ImageId → reason. Denied images are never candidates (policy, not query: no digest
+    /// covers it).
+    pub deny: BTreeMap<String, String>,
+    /// Problems worth a warning that do not make the spec invalid.
+    pub warnings: Vec<String>,
 }
 
 /// One entry's effective query: defaults applied, everything parsed.
@@ -46,6 +51,25 @@ pub struct ImageQuery {
     pub project_id: Option<String>,
     pub filters: Filters,
     pub select: Selection,
+    /// `agree`: what every region of the entry must have in common (part of the query).
+    pub agree: Option<Agreement>,
+    /// `hold`: the reason this entry's pins are frozen against `update` (policy, not query).
+    pub hold: Option<String>,
+}
+
+/// `agree: version`: every region of an entry gets the same image version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Agreement {
+    Version,
+}
+
+impl Agreement {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agreement::Version => "version",
+        }
+    }
 }
 
 /// How one image is chosen among the candidates.
@@ -135,6 +159,8 @@ pub struct Filters {
     pub created_after: Option<PointInTime>,
     pub created_before: Option<PointInTime>,
     pub max_age: Option<MaxAge>,
+    /// `min_age`: a cool-down; CreateTime ≤ now − min_age.
+    pub min_age: Option<MaxAge>,
     pub not_eol: bool,
 }
 
@@ -156,6 +182,7 @@ impl Default for Filters {
             created_after: None,
             created_before: None,
             max_age: None,
+            min_age: None,
             not_eol: false,
         }
     }

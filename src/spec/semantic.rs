@@ -153,6 +153,8 @@ impl Builder<'_> {
             project_id,
             filters,
             select,
+            agree: None,
+            hold: None,
         }
     }
 
