@@ -36,7 +36,17 @@ pub enum Error {
     /// The API or the network failed after retries, or refused the credentials (exit 5).
     #[error("{0}")]
     Api(String),
-    /// A bug or an unexpected local failure, e.g. the disk refused a write (exit 1).
+    /// A file could not be read or written: a missing directory, a read-only file, a full disk
+    /// (exit 2: the user's environment, not a bug).
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        /// What was being done: "read", "write", "create", ...
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bug (exit 1).
     #[error("{0}")]
     Internal(String),
 }
@@ -44,10 +54,23 @@ pub enum Error {
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Spec(_) | Error::Lockfile { .. } | Error::Invalid(_) => Exit::Invalid,
+            Error::Spec(_) | Error::Lockfile { .. } | Error::Invalid(_) | Error::Io { .. } => {
+                Exit::Invalid
+            }
             Error::Resolution(_) => Exit::ResolutionFailed,
             Error::Api(_) => Exit::ApiFailed,
             Error::Internal(_) => Exit::Internal,
+        }
+    }
+}
+
+impl Error {
+    /// An I/O failure on `path`.
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
         }
     }
 }
