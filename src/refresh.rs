@@ -218,6 +218,7 @@ mod tests {
             missing: vec!["api".into()],
             changed: vec!["db".into()],
             extra: vec![],
+            ..Staleness::default()
         };
         assert_eq!(diffs[0].reason(&staleness), Reason::Missing);
         assert_eq!(diffs[1].reason(&staleness), Reason::QueryChanged);

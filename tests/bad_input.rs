@@ -350,7 +350,7 @@ const CASES: &[Case] = &[
     Case::lock(
         "wrong_version.lock",
         &["lock"],
-        &["imagelock.lock: lockfile version 2 is not supported"],
+        &["imagelock.lock: lockfile version 3 was written by a newer imagelock"],
     ),
     Case::lock(
         "missing_version.lock",

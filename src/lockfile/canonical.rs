@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use super::format::{HEADER, render};
 use super::{LOCKFILE_VERSION, LockedImage, Lockfile, Pin};
+use crate::spec::{Agreement, Selection};
 
 /// The lockfile in `text`, if `text` is exactly what imagelock renders.
 pub(super) fn read(text: &str) -> Option<Lockfile> {
@@ -34,6 +35,16 @@ fn read_layout(text: &str) -> Option<Lockfile> {
     while let Some(line) = lines.next() {
         let name = scalar(line.strip_prefix("  ")?.strip_suffix(':')?)?;
         let digest = scalar(lines.next()?.strip_prefix("    digest: ")?)?;
+        let select = match lines.next_if(|l| l.starts_with("    select: ")) {
+            Some(line) => Some(selection(line.strip_prefix("    select: ")?)?),
+            None => None,
+        };
+        let agree = match lines.next_if(|l| l.starts_with("    agree: ")) {
+            Some("    agree: version") => Some(Agreement::Version),
+            Some(_) => return None,
+            None => None,
+        };
+        let checksum = Some(scalar(lines.next()?.strip_prefix("    checksum: ")?)?);
         let mut pins = BTreeMap::new();
         match lines.next()? {
             "    pins: {}" => {}
@@ -43,7 +54,7 @@ fn read_layout(text: &str) -> Option<Lockfile> {
                     let mut field = |key: &str| -> Option<&str> {
                         lines.next()?.strip_prefix("        ")?.strip_prefix(key)
                     };
-                    let pin = Pin {
+                    let mut pin = Pin {
                         image_id: scalar(field("image_id: ")?)?,
                         image_name: scalar(field("image_name: ")?)?,
                         os_name: scalar(field("os_name: ")?)?,
@@ -54,6 +65,13 @@ fn read_layout(text: &str) -> Option<Lockfile> {
                         maintain_eol: None,
                         project_id: None,
                     };
+                    if let Some(line) = lines.next_if(|l| l.starts_with("        maintain_eol: ")) {
+                        pin.maintain_eol =
+                            Some(scalar(line.strip_prefix("        maintain_eol: ")?)?);
+                    }
+                    if let Some(line) = lines.next_if(|l| l.starts_with("        project_id: ")) {
+                        pin.project_id = Some(scalar(line.strip_prefix("        project_id: ")?)?);
+                    }
                     pins.insert(scalar(region)?, pin);
                 }
             }
@@ -63,14 +81,25 @@ fn read_layout(text: &str) -> Option<Lockfile> {
             name,
             LockedImage {
                 digest,
-                select: None,
-                agree: None,
-                checksum: None,
+                select,
+                agree,
+                checksum,
                 pins,
             },
         );
     }
     Some(Lockfile { images })
+}
+
+fn selection(text: &str) -> Option<Selection> {
+    [
+        Selection::Newest,
+        Selection::Oldest,
+        Selection::HighestVersion,
+        Selection::Only,
+    ]
+    .into_iter()
+    .find(|s| s.as_str() == text)
 }
 
 /// One scalar as `render` writes it: plain, 'single quoted' or "double quoted".
@@ -181,16 +210,20 @@ mod tests {
             let mut pins = BTreeMap::new();
             pins.insert("cn-bj2".to_string(), pin(name, features));
             pins.insert("hk".to_string(), pin(name, &[]));
-            lock.images.insert(
-                format!("entry-{n}"),
-                LockedImage {
-                    select: None,
-                    agree: None,
-                    checksum: None,
-                    digest: format!("sha256:{}", "a".repeat(64)),
-                    pins,
-                },
-            );
+            let mut entry = LockedImage {
+                select: [None, Some(Selection::Only), Some(Selection::HighestVersion)][n % 3],
+                agree: (n % 2 == 1).then_some(Agreement::Version),
+                checksum: None,
+                digest: format!("sha256:{}", "a".repeat(64)),
+                pins,
+            };
+            if n % 2 == 0 {
+                let pin = entry.pins.get_mut("hk").unwrap();
+                pin.maintain_eol = Some("2030-01-31".into());
+                pin.project_id = Some(format!("org-{n}"));
+            }
+            entry.seal();
+            lock.images.insert(format!("entry-{n}"), entry);
         }
         lock
     }
@@ -235,7 +268,7 @@ mod tests {
         let text = render(&lock(&["web"], &["IPv6"]));
         // Same meaning, other bytes: a comment, other quoting, an extra blank line.
         for edited in [
-            text.replace("version: 1", "version: 1 # pinned"),
+            text.replace("version: 2", "version: 2 # pinned"),
             text.replace("image_type: Base", "image_type: 'Base'"),
             format!("{text}\n"),
             text.replace("  entry-0:", "  entry-0 :"),

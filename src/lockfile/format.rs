@@ -1,4 +1,4 @@
-//! The bytes of `imagelock.lock` (SPEC §3): rendering by hand for a fixed, diff-friendly layout,
+//! The bytes of `imagelock.lock` (docs/lockfile.md): rendering by hand for a fixed, diff-friendly layout,
 //! and parsing with every failure turned into a message that says what to do.
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{LOCKFILE_VERSION, LockedImage, Lockfile, Pin};
+use super::{LOCKFILE_VERSION, LockedImage, Lockfile, OLDEST_READABLE_VERSION, Pin};
 use crate::error::Error;
 
 /// The first line of every lockfile.
@@ -43,6 +43,23 @@ pub(super) fn render(lock: &Lockfile) -> String {
     for (name, entry) in &lock.images {
         let _ = writeln!(out, "  {}:", scalars.block(name));
         let _ = writeln!(out, "    digest: {}", scalars.block(&entry.digest));
+        if let Some(select) = entry.select {
+            let _ = writeln!(out, "    select: {}", select.as_str());
+        }
+        if let Some(agree) = entry.agree {
+            let _ = writeln!(out, "    agree: {}", agree.as_str());
+        }
+        // An entry without a checksum is sealed as it is written; one that has a checksum keeps
+        // it, so an entry edited by hand stays detectable when other entries are rewritten.
+        let sealed;
+        let checksum = match &entry.checksum {
+            Some(checksum) => checksum,
+            None => {
+                sealed = super::checksum::checksum(entry);
+                &sealed
+            }
+        };
+        let _ = writeln!(out, "    checksum: {}", scalars.block(checksum));
         if entry.pins.is_empty() {
             out.push_str("    pins: {}\n");
             continue;
@@ -57,14 +74,14 @@ pub(super) fn render(lock: &Lockfile) -> String {
 }
 
 fn render_pin(pin: &Pin, scalars: &mut Scalars, out: &mut String) {
-    let mut field = |out: &mut String, key: &str, value: &str| {
+    fn field(out: &mut String, scalars: &mut Scalars, key: &str, value: &str) {
         let _ = writeln!(out, "        {key}: {}", scalars.block(value));
-    };
-    field(out, "image_id", &pin.image_id);
-    field(out, "image_name", &pin.image_name);
-    field(out, "os_name", &pin.os_name);
-    field(out, "os_type", &pin.os_type);
-    field(out, "image_type", &pin.image_type);
+    }
+    field(out, scalars, "image_id", &pin.image_id);
+    field(out, scalars, "image_name", &pin.image_name);
+    field(out, scalars, "os_name", &pin.os_name);
+    field(out, scalars, "os_type", &pin.os_type);
+    field(out, scalars, "image_type", &pin.image_type);
     let _ = writeln!(out, "        create_time: {}", pin.create_time);
     let mut features: Vec<&String> = pin.features.iter().collect();
     features.sort();
@@ -77,6 +94,12 @@ fn render_pin(pin: &Pin, scalars: &mut Scalars, out: &mut String) {
         out.push_str(scalars.flow(feature));
     }
     out.push_str("]\n");
+    if let Some(eol) = &pin.maintain_eol {
+        field(out, scalars, "maintain_eol", eol);
+    }
+    if let Some(project_id) = &pin.project_id {
+        field(out, scalars, "project_id", project_id);
+    }
 }
 
 /// Each distinct string rendered once: a lockfile repeats the same few names, types and features
@@ -206,6 +229,23 @@ fn looks_like_another_type(text: &str) -> bool {
             .all(|c| c.is_ascii_hexdigit() || "+-.:_xXoObBtTzZ".contains(c))
 }
 
+/// Whether this imagelock reads a lockfile of format `version` (`None`: not a whole number);
+/// `shown` spells the version as the file does, for the message.
+fn check_version(version: Option<u64>, shown: impl FnOnce() -> String) -> Result<(), String> {
+    match version {
+        Some(v) if (OLDEST_READABLE_VERSION..=LOCKFILE_VERSION).contains(&v) => Ok(()),
+        Some(v) if v > LOCKFILE_VERSION => Err(format!(
+            "lockfile version {v} was written by a newer imagelock (this one reads versions \
+             {OLDEST_READABLE_VERSION} to {LOCKFILE_VERSION}); upgrade imagelock, or delete the file and run `imagelock lock`"
+        )),
+        _ => Err(format!(
+            "lockfile version {} is not supported by this imagelock (it reads versions \
+             {OLDEST_READABLE_VERSION} to {LOCKFILE_VERSION}); {REGENERATE}",
+            shown()
+        )),
+    }
+}
+
 pub(super) fn load(path: &Path) -> Result<Option<Lockfile>, Error> {
     let fail = |message: String| Error::Lockfile {
         path: path.to_path_buf(),
@@ -258,9 +298,8 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Lockfile, Error> {
             "unresolved merge conflict markers at line {line}; resolve them (or delete the file) and run `imagelock lock`"
         )));
     }
-    if let Some(lock) = super::canonical::read(text)
-        && lock.images.values().all(|entry| is_digest(&entry.digest))
-    {
+    if let Some(lock) = super::canonical::read(text) {
+        validate(&lock).map_err(|message| fail(format!("{message}; {REGENERATE}")))?;
         return Ok(lock);
     }
     // A lockfile nests five levels; anything much deeper is not one, and would be slow to scan.
@@ -275,7 +314,7 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Lockfile, Error> {
         let what = if value.is_null() {
             "is empty"
         } else {
-            "is not a lockfile (expected `version: 1` and `images:` at the top level)"
+            "is not a lockfile (expected `version: 2` and `images:` at the top level)"
         };
         return Err(fail(format!("{what}; {REGENERATE}")));
     };
@@ -285,30 +324,77 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Lockfile, Error> {
                 "has no `version` (expected `version: {LOCKFILE_VERSION}`); {REGENERATE}"
             )));
         }
-        Some(version) if version.as_u64() == Some(LOCKFILE_VERSION) => {}
-        Some(version) => {
-            let shown = serde_yaml::to_string(version)
+        Some(version) => check_version(version.as_u64(), || {
+            serde_yaml::to_string(version)
                 .map(|s| s.trim_end().to_string())
-                .unwrap_or_else(|_| "?".into());
-            return Err(fail(format!(
-                "lockfile version {shown} is not supported by this imagelock (expects {LOCKFILE_VERSION}); \
-                 use the imagelock that wrote it, or delete the file and run `imagelock lock`"
-            )));
-        }
+                .unwrap_or_else(|_| "?".into())
+        })
+        .map_err(fail)?,
     }
     let document: Document = serde_yaml::from_str(text)
         .map_err(|err| fail(format!("is not a valid lockfile: {err}; {REGENERATE}")))?;
-    for (name, entry) in &document.images {
+    let lock = Lockfile {
+        images: document.images,
+    };
+    validate(&lock).map_err(|message| fail(format!("{message}; {REGENERATE}")))?;
+    Ok(lock)
+}
+
+/// The checks on values that YAML types cannot express: digests and checksums of the form
+/// `sha256:<hex>`, ImageIds the API could have returned, EOL dates as `YYYY-MM-DD`.
+fn validate(lock: &Lockfile) -> Result<(), String> {
+    for (name, entry) in &lock.images {
+        let at = format!("images.{}", shorten(name));
         if !is_digest(&entry.digest) {
-            return Err(fail(format!(
-                "images.{name}.digest: `{}` is not of the form `sha256:<64 lowercase hex digits>`; {REGENERATE}",
-                entry.digest
-            )));
+            return Err(format!(
+                "{at}.digest: `{}` is not of the form `sha256:<64 lowercase hex digits>`",
+                shorten(&entry.digest)
+            ));
+        }
+        if let Some(checksum) = &entry.checksum
+            && !is_digest(checksum)
+        {
+            return Err(format!(
+                "{at}.checksum: `{}` is not of the form `sha256:<64 lowercase hex digits>`",
+                shorten(checksum)
+            ));
+        }
+        for (region, pin) in &entry.pins {
+            if !crate::ucloud::is_valid_image_id(&pin.image_id) {
+                let region = shorten(region);
+                return Err(format!(
+                    "{at}.pins.{region}.image_id: `{}` is not a UCloud ImageId (letters, digits, `-`, `_` and `.`, 128 at most)",
+                    shorten(&pin.image_id)
+                ));
+            }
+            if let Some(eol) = &pin.maintain_eol
+                && !is_date(eol)
+            {
+                let region = shorten(region);
+                return Err(format!(
+                    "{at}.pins.{region}.maintain_eol: `{}` is not a date of the form YYYY-MM-DD",
+                    shorten(eol)
+                ));
+            }
         }
     }
-    Ok(Lockfile {
-        images: document.images,
-    })
+    Ok(())
+}
+
+/// A value from the file as a message shows it: escaped, and cut short when long.
+fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    let escaped: String = text.escape_debug().collect();
+    if escaped.chars().count() <= MAX {
+        escaped
+    } else {
+        let cut: String = escaped.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+fn is_date(text: &str) -> bool {
+    text.len() == 10 && text.parse::<jiff::civil::Date>().is_ok()
 }
 
 /// The 1-based line of the first git conflict marker, if any.
@@ -347,17 +433,16 @@ mod tests {
                 owned
             },
         };
+        let mut entry = LockedImage {
+            select: None,
+            agree: None,
+            checksum: None,
+            digest: format!("sha256:{}", "ab".repeat(32)),
+            pins: [("cn-bj2".to_string(), pin)].into_iter().collect(),
+        };
+        entry.seal();
         let mut lock = Lockfile::default();
-        lock.images.insert(
-            name.into(),
-            LockedImage {
-                select: None,
-                agree: None,
-                checksum: None,
-                digest: format!("sha256:{}", "ab".repeat(32)),
-                pins: [("cn-bj2".to_string(), pin)].into_iter().collect(),
-            },
-        );
+        lock.images.insert(name.into(), entry);
         lock
     }
 
@@ -371,26 +456,57 @@ mod tests {
 
     #[test]
     fn renders_the_spec_layout() {
-        let text = render(&lock_with(
+        let mut lock = lock_with(
             "web",
             "Ubuntu 22.04 64位",
             &["IPv6", "CloudInit", "HotPlug"],
-        ));
+        );
+        let entry = lock.images.get_mut("web").unwrap();
+        entry.select = Some(crate::spec::Selection::HighestVersion);
+        entry.agree = Some(crate::spec::Agreement::Version);
+        let pin = entry.pins.get_mut("cn-bj2").unwrap();
+        pin.maintain_eol = Some("2027-04-30".into());
+        pin.project_id = Some("org-abc".into());
+        entry.seal();
+        let checksum = entry.checksum.clone().unwrap();
+        let text = render(&lock);
         let expected = format!(
-            "{HEADER}\nversion: 1\nimages:\n  web:\n    digest: sha256:{}\n    pins:\n      cn-bj2:\n        \
+            "{HEADER}\nversion: 2\nimages:\n  web:\n    digest: sha256:{}\n    select: highest_version\n    \
+             agree: version\n    checksum: {checksum}\n    pins:\n      cn-bj2:\n        \
              image_id: uimage-rez4c3an\n        image_name: Ubuntu 22.04 64位\n        os_name: Ubuntu 22.04 64位\n        \
              os_type: Linux\n        image_type: Base\n        create_time: 1669199665\n        \
-             features: [CloudInit, HotPlug, IPv6]\n",
+             features: [CloudInit, HotPlug, IPv6]\n        maintain_eol: '2027-04-30'\n        project_id: org-abc\n",
             "ab".repeat(32)
         );
         assert_eq!(text, expected);
+        round_trips(&lock);
+    }
+
+    #[test]
+    fn rendering_seals_unsealed_entries_and_keeps_recorded_checksums() {
+        let mut lock = lock_with("web", "x", &[]);
+        let sealed = lock.images["web"].checksum.clone().unwrap();
+        lock.images.get_mut("web").unwrap().checksum = None;
+        assert!(render(&lock).contains(&format!("    checksum: {sealed}\n")));
+        // A hand-edited entry keeps its (now wrong) checksum through a rewrite.
+        let mut edited = lock_with("web", "x", &[]);
+        edited
+            .images
+            .get_mut("web")
+            .unwrap()
+            .pins
+            .get_mut("cn-bj2")
+            .unwrap()
+            .image_name = "y".into();
+        let reread = parse(&render(&edited), Path::new("l")).unwrap();
+        assert!(reread.images["web"].is_hand_edited());
     }
 
     #[test]
     fn empty_lock_and_empty_lists() {
         assert_eq!(
             render(&Lockfile::default()),
-            format!("{HEADER}\nversion: 1\nimages: {{}}\n")
+            format!("{HEADER}\nversion: 2\nimages: {{}}\n")
         );
         round_trips(&Lockfile::default());
         let lock = lock_with("web", "x", &[]);
@@ -506,8 +622,12 @@ mod tests {
             error(&conflict),
             "dir/imagelock.lock: unresolved merge conflict markers at line 4; resolve them (or delete the file) and run `imagelock lock`"
         );
-        let wrong = error("version: 2\nimages: {}\n");
-        assert!(wrong.starts_with("dir/imagelock.lock: lockfile version 2 is not supported by this imagelock (expects 1)"), "{wrong}");
+        let newer = error("version: 3\nimages: {}\n");
+        assert_eq!(
+            newer,
+            "dir/imagelock.lock: lockfile version 3 was written by a newer imagelock (this one reads versions 1 to 2); upgrade imagelock, or delete the file and run `imagelock lock`"
+        );
+        assert!(error("version: 0\nimages: {}\n").contains("lockfile version 0 is not supported"));
         assert!(error("images: {}\n").contains("has no `version`"));
         assert!(
             error("version: '1'\nimages: {}\n").contains("lockfile version '1' is not supported")

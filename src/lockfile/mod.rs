@@ -1,10 +1,11 @@
 //! The lockfile (`imagelock.lock`): format, digest of each entry's effective query, atomic write.
 //!
-//! `format.rs` renders and parses the exact bytes of SPEC §3, `digest.rs` hashes an entry's
-//! effective query, `write.rs` replaces the file atomically. This module holds the types and the
-//! comparison against a spec.
+//! `format.rs` renders and parses the exact bytes (docs/lockfile.md), `digest.rs` hashes an
+//! entry's effective query, `checksum.rs` tells hand edits apart from reformatting, `write.rs`
+//! replaces the file atomically. This module holds the types and the comparison against a spec.
 
 mod canonical;
+mod checksum;
 mod digest;
 mod format;
 mod guard;
@@ -19,6 +20,7 @@ use crate::error::Error;
 use crate::spec::{Agreement, ImageQuery, Selection, Spec};
 use crate::ucloud::Image;
 
+pub use checksum::checksum;
 pub use digest::digest;
 pub use format::{HEADER, MAX_LOCKFILE_BYTES};
 pub use guard::RunLock;
@@ -59,8 +61,12 @@ pub fn digests(spec: &Spec) -> SpecDigests {
     })
 }
 
-/// The only lockfile format version this imagelock reads and writes.
-pub const LOCKFILE_VERSION: u64 = 1;
+/// The lockfile format version this imagelock writes. It also reads version 1 (no `select`,
+/// `agree`, `checksum`, `maintain_eol` or `project_id` keys), and upgrades it on the next write.
+pub const LOCKFILE_VERSION: u64 = 2;
+
+/// The oldest lockfile format version this imagelock reads.
+pub const OLDEST_READABLE_VERSION: u64 = 1;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lockfile {
@@ -147,11 +153,31 @@ pub struct Staleness {
     pub changed: Vec<String>,
     /// In the lock, not in the spec.
     pub extra: Vec<String>,
+    /// In both, and the entry's values no longer match its checksum: edited by hand. Such an
+    /// entry is listed here only, not also in `changed` (its digest may be the edited value).
+    pub hand_edited: Vec<String>,
+    /// Pins, of entries in both, on an image the spec denies; sorted by entry, then region.
+    pub denied: Vec<DeniedPin>,
+}
+
+/// A pin on an image that the spec's `deny` lists.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DeniedPin {
+    pub entry: String,
+    pub region: String,
+    pub image_id: String,
+    /// The reason the spec gives for denying the image.
+    pub reason: String,
 }
 
 impl Staleness {
+    /// Whether the lock answers the spec: nothing missing, changed, extra, hand-edited or denied.
     pub fn is_fresh(&self) -> bool {
-        self.missing.is_empty() && self.changed.is_empty() && self.extra.is_empty()
+        self.missing.is_empty()
+            && self.changed.is_empty()
+            && self.extra.is_empty()
+            && self.hand_edited.is_empty()
+            && self.denied.is_empty()
     }
 }
 
@@ -166,6 +192,10 @@ impl Lockfile {
     }
 
     /// The exact bytes of the file: header comment, then the entries, deterministic.
+    ///
+    /// Every entry is written with a checksum: its own when it has one (so an entry edited by
+    /// hand stays detectable), else a fresh one over its values. Code that changes an entry's
+    /// values must call [`LockedImage::seal`] (or clear `checksum`) before writing it.
     pub fn render(&self) -> String {
         format::render(self)
     }
@@ -189,6 +219,20 @@ impl Lockfile {
                 staleness.missing.push(name.clone());
                 continue;
             };
+            for (region, pin) in &locked.pins {
+                if let Some(reason) = spec.deny.get(&pin.image_id) {
+                    staleness.denied.push(DeniedPin {
+                        entry: name.clone(),
+                        region: region.clone(),
+                        image_id: pin.image_id.clone(),
+                        reason: reason.clone(),
+                    });
+                }
+            }
+            if locked.is_hand_edited() {
+                staleness.hand_edited.push(name.clone());
+                continue;
+            }
             let fresh = match digests.get(name) {
                 Some(known) => locked.satisfies(query, known),
                 None => locked.satisfies(query, &digest(query)),
@@ -207,6 +251,8 @@ impl Lockfile {
         staleness.missing.sort();
         staleness.changed.sort();
         staleness.extra.sort();
+        staleness.hand_edited.sort();
+        staleness.denied.sort();
         staleness
     }
 }
@@ -358,6 +404,50 @@ mod tests {
         assert_eq!(staleness.missing, ["api"]);
         assert_eq!(staleness.changed, ["web"]);
         assert_eq!(staleness.extra, ["old", "zzz"]);
+    }
+
+    #[test]
+    fn staleness_finds_hand_edited_entries_and_denied_pins() {
+        let web = query("web", &["cn-bj2", "hk"]);
+        let db = query("db", &["cn-bj2"]);
+        let mut lock = Lockfile::default();
+        let mut sealed = locked(&web);
+        sealed.seal();
+        let mut edited = sealed.clone();
+        edited.pins.get_mut("hk").unwrap().image_id = "uimage-2".into();
+        lock.images.insert("web".into(), edited.clone());
+        lock.images.insert("db".into(), locked(&db));
+        let mut the_spec = spec(&[web.clone(), db.clone()]);
+        the_spec
+            .deny
+            .insert("uimage-1".into(), "CVE-2026-0001".into());
+        let staleness = lock.staleness(&the_spec);
+        assert_eq!(staleness.hand_edited, ["web"]);
+        assert!(
+            staleness.changed.is_empty(),
+            "hand-edited is not also changed"
+        );
+        let denied = |entry: &str, region: &str| DeniedPin {
+            entry: entry.into(),
+            region: region.into(),
+            image_id: "uimage-1".into(),
+            reason: "CVE-2026-0001".into(),
+        };
+        assert_eq!(
+            staleness.denied,
+            [denied("db", "cn-bj2"), denied("web", "cn-bj2")]
+        );
+        assert!(!staleness.is_fresh());
+
+        // Without the deny list and with the edit undone, the lock is fresh again.
+        the_spec.deny.clear();
+        lock.images.insert("web".into(), sealed);
+        assert!(lock.staleness(&the_spec).is_fresh());
+        // A hand edit alone makes it stale.
+        lock.images.insert("web".into(), edited);
+        let staleness = lock.staleness(&the_spec);
+        assert_eq!(staleness.hand_edited, ["web"]);
+        assert!(!staleness.is_fresh());
     }
 
     #[test]
