@@ -379,6 +379,23 @@ const CASES: &[Case] = &[
         &["imagelock.lock: images.base-ipv6.digest"],
     ),
     Case::lock(
+        "bad_image_id.lock",
+        &["get", "web", "--region", "cn-bj2"],
+        &[
+            "imagelock.lock: images.web.pins.hk.image_id: `uimage-$(reboot)` is not a UCloud ImageId",
+        ],
+    ),
+    Case::lock(
+        "bad_eol.lock",
+        &["check"],
+        &["imagelock.lock: images.windows.pins.hk.maintain_eol: `31/12/2030` is not a date"],
+    ),
+    Case::lock(
+        "bad_checksum.lock",
+        &["lock"],
+        &["imagelock.lock: images.rocky.checksum: `md5:abc` is not of the form"],
+    ),
+    Case::lock(
         "create_time_text.lock",
         &["get", "web", "--region", "hk"],
         &["imagelock.lock:", "create_time"],
