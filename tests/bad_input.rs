@@ -419,7 +419,7 @@ const CASES: &[Case] = &[
     Case::lock(
         "huge_lock",
         &["lock"],
-        &["imagelock.lock: is 16777217 bytes"],
+        &["imagelock.lock: is larger than any lockfile (67108864 bytes at most)"],
     )
     .made(huge_lock),
     // --- credential and config files ---

@@ -93,3 +93,96 @@ fn an_update_waits_for_a_lock_run() {
     );
     assert_eq!(project.lock_bytes().expect("a lockfile"), single_bytes);
 }
+
+/// SIGINT and SIGTERM at moments spread over a whole `lock` run (resolving, rendering, writing,
+/// done): every time the lockfile is either the old one or the complete new one, never a mix, and
+/// no temporary file is left.
+#[cfg(unix)]
+#[test]
+fn an_interrupt_at_any_moment_leaves_the_old_lockfile_or_the_new_one_and_no_temp_file() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::time::Instant;
+    use ucloud_sim::Catalog;
+
+    let regions = "[cn-bj2, cn-sh2, cn-gd, hk]";
+    let spec_of = |entries: usize| {
+        let mut spec = String::from("version: 1\nimages:\n");
+        for n in 0..entries {
+            spec.push_str(&format!(
+                "  e{n}:\n    regions: {regions}\n    filters: {{ image_type: Base, os_type: Linux }}\n"
+            ));
+        }
+        spec
+    };
+    let catalog = || Catalog::generate(4, 300, 11);
+
+    // The complete new lockfile, and how long a whole run takes.
+    let reference = Project::with_catalog(&spec_of(400), catalog());
+    let started = Instant::now();
+    let (code, _, stderr) = reference.run(&["lock"]);
+    let whole_run = started.elapsed();
+    assert_eq!(code, 0, "{stderr}");
+    let new = reference.lock_bytes().expect("a lockfile");
+
+    let project = Project::with_catalog(&spec_of(5), catalog());
+    let (code, _, stderr) = project.run(&["lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    let old = project.lock_bytes().expect("a lockfile");
+    project.write_spec(&spec_of(400));
+
+    let runs = 16;
+    let (mut interrupted, mut kept_old, mut finished) = (0, 0, 0);
+    for run in 0..runs {
+        std::fs::write(project.lock_path(), &old).unwrap();
+        #[allow(deprecated)] // cargo_bin: the harness's way to find the binary
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("imagelock"))
+            .current_dir(project.dir.path())
+            .env_clear()
+            .env("HOME", project.dir.path())
+            .env("UCLOUD_PUBLIC_KEY", common::PUBLIC_KEY)
+            .env("UCLOUD_PRIVATE_KEY", common::PRIVATE_KEY)
+            .env("UCLOUD_BASE_URL", project.sim.url())
+            .args(["-q", "lock"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn imagelock");
+        // Most moments late in the run, where rendering and writing happen.
+        let fraction = 0.3 + 0.8 * f64::from(run) / f64::from(runs);
+        std::thread::sleep(whole_run.mul_f64(fraction));
+        let signal = if run % 2 == 0 {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, signal) };
+        let status = child.wait().expect("wait for imagelock");
+        if status.signal().is_some() {
+            interrupted += 1;
+        } else {
+            assert!(status.success(), "run {run}: {status}");
+        }
+        let now = project.lock_bytes().expect("a lockfile");
+        if now == old {
+            kept_old += 1;
+        } else if now == new {
+            finished += 1;
+        } else {
+            panic!("run {run}: the lockfile is neither the old nor the new one");
+        }
+        let mut names: Vec<String> = std::fs::read_dir(project.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["imagelock.lock", "imagelock.yaml"], "run {run}");
+    }
+    eprintln!(
+        "{interrupted} interrupted, {kept_old} kept the old lockfile, {finished} wrote the new one"
+    );
+    assert!(
+        interrupted > 0 && kept_old > 0,
+        "no run was interrupted mid-way"
+    );
+}

@@ -393,3 +393,233 @@ fn reformatting_is_not_a_hand_edit_but_a_changed_value_is() {
         assert_eq!(hand_edited.len(), 1, "{from} -> {to}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn endless_inputs_are_cut_at_the_cap() {
+    let err = Lockfile::load(Path::new("/dev/zero")).unwrap_err();
+    assert_eq!(err.exit().code(), 2);
+    assert!(
+        err.to_string()
+            .starts_with("/dev/zero: is larger than any lockfile"),
+        "{err}"
+    );
+
+    // A named pipe whose writer never stops: the reader stops one byte past the cap.
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("imagelock.lock");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            let mut pipe = std::fs::OpenOptions::new().write(true).open(fifo).unwrap();
+            let chunk = vec![b'#'; 1 << 16];
+            let mut written: u64 = 0;
+            // Ends when the reader closes the pipe (EPIPE); bounded in case it never does.
+            while written < 4 * imagelock::lockfile::MAX_LOCKFILE_BYTES {
+                if pipe.write_all(&chunk).is_err() {
+                    break;
+                }
+                written += chunk.len() as u64;
+            }
+            written
+        })
+    };
+    let err = Lockfile::load(&fifo).unwrap_err();
+    assert!(
+        err.to_string().contains("is larger than any lockfile"),
+        "{err}"
+    );
+    let written = writer.join().unwrap();
+    assert!(
+        written < 2 * imagelock::lockfile::MAX_LOCKFILE_BYTES,
+        "{written}"
+    );
+}
+
+#[test]
+fn a_byte_order_mark_and_crlf_line_endings_read_the_same() {
+    let text = sample().render();
+    let windows = format!("\u{feff}{}", text.replace('\n', "\r\n"));
+    assert_eq!(parse(&windows).unwrap(), sample());
+
+    // Written back unchanged: the file is not rewritten.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("imagelock.lock");
+    std::fs::write(&path, &windows).unwrap();
+    let lock = Lockfile::load(&path).unwrap().unwrap();
+    assert!(!lock.write(&path).unwrap());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), windows);
+}
+
+/// A tmpfs mounted on `dir` for one test, unmounted when dropped. Mounting needs root (or
+/// CAP_SYS_ADMIN): `None` elsewhere.
+#[cfg(target_os = "linux")]
+struct Tmpfs(std::path::PathBuf);
+
+#[cfg(target_os = "linux")]
+impl Tmpfs {
+    fn mount(dir: &Path, options: &str) -> Option<Tmpfs> {
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .ok()?
+            .success();
+        mounted.then(|| Tmpfs(dir.to_path_buf()))
+    }
+
+    fn remount(&self, options: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A lockfile big enough to not fit on a tiny disk.
+fn big_lock() -> Lockfile {
+    let mut lock = Lockfile::default();
+    for n in 0..400 {
+        lock.images
+            .insert(format!("entry-{n}"), sample().images["web"].clone());
+    }
+    lock
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_is_exit_2_naming_the_path_and_leaves_the_old_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(_disk) = Tmpfs::mount(dir.path(), "size=64k") else {
+        eprintln!("skipped: mounting a small tmpfs needs root");
+        return;
+    };
+    let path = dir.path().join("imagelock.lock");
+    let old = sample().render();
+    std::fs::write(&path, &old).unwrap();
+    assert!(big_lock().render().len() > 64 * 1024);
+    let err = big_lock().write(&path).unwrap_err();
+    assert_eq!(err.exit().code(), 2);
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!("cannot write {}: writing ", path.display())),
+        "{message}"
+    );
+    assert!(message.contains("No space left on device"), "{message}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), old);
+    assert_eq!(
+        names_in(dir.path()),
+        ["imagelock.lock"],
+        "no temporary file left"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_directory_is_exit_2_naming_the_path_and_leaves_the_old_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("imagelock.lock");
+    let old = sample().render();
+    std::fs::write(&path, &old).unwrap();
+    // Root ignores permission bits: a read-only filesystem stands in for a read-only directory.
+    let is_root = std::fs::metadata("/proc/self").is_ok_and(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.uid() == 0
+    });
+    #[cfg(target_os = "linux")]
+    let _mounted = if is_root {
+        let Some(disk) = Tmpfs::mount(dir.path(), "size=1m") else {
+            eprintln!("skipped: root, and mounting a tmpfs failed");
+            return;
+        };
+        std::fs::write(&path, &old).unwrap();
+        disk.remount("ro");
+        Some(disk)
+    } else {
+        None
+    };
+    #[cfg(not(target_os = "linux"))]
+    if is_root {
+        return;
+    }
+    if !is_root {
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let err = big_lock().write(&path).unwrap_err();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).ok();
+    assert_eq!(err.exit().code(), 2);
+    let message = err.to_string();
+    assert!(
+        message.starts_with(&format!(
+            "cannot write {}: creating a temporary file in",
+            path.display()
+        )),
+        "{message}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), old);
+    assert_eq!(names_in(dir.path()), ["imagelock.lock"]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_lockfile_is_refused_and_a_symlinked_one_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("imagelock.lock");
+    let old = sample().render();
+    std::fs::write(&path, &old).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let err = big_lock().write(&path).unwrap_err();
+    assert_eq!(err.exit().code(), 2);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot write {}: the file is read-only, so imagelock leaves it as it is; make it writable (`chmod u+w`) to let imagelock update it",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), old);
+
+    let shared = dir.path().join("shared.lock");
+    std::fs::write(&shared, &old).unwrap();
+    let link = dir.path().join("link.lock");
+    std::os::unix::fs::symlink("shared.lock", &link).unwrap();
+    assert!(big_lock().write(&link).unwrap());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert_eq!(
+        std::fs::read_to_string(&shared).unwrap(),
+        big_lock().render()
+    );
+    assert_eq!(Lockfile::load(&link).unwrap(), Some(big_lock()));
+}

@@ -9,6 +9,7 @@ mod checksum;
 mod digest;
 mod format;
 mod guard;
+mod interrupt;
 mod write;
 
 use std::collections::BTreeMap;
@@ -24,6 +25,7 @@ pub use checksum::checksum;
 pub use digest::digest;
 pub use format::{HEADER, MAX_LOCKFILE_BYTES};
 pub use guard::RunLock;
+pub use write::read_capped;
 
 /// The digest of every entry of a spec, by entry name.
 pub type SpecDigests = BTreeMap<String, String>;
@@ -200,9 +202,13 @@ impl Lockfile {
         format::render(self)
     }
 
-    /// Writes atomically unless the file already holds these bytes; returns whether it wrote.
+    /// Writes atomically unless the file already holds these bytes (give or take CRLF line
+    /// endings and a byte-order mark); returns whether it wrote. Every failure (a read-only file
+    /// or directory, a missing directory, a full disk, a lockfile larger than imagelock reads) is
+    /// [`Error::Io`] naming `path`, and leaves the old file as it was. A symlink is written
+    /// through: its target is replaced.
     pub fn write(&self, path: &Path) -> Result<bool, Error> {
-        write::write_if_changed(path, self.render().as_bytes())
+        write::write_if_changed(path, self.render().as_bytes(), MAX_LOCKFILE_BYTES)
     }
 
     /// Compares against the spec without any network.
