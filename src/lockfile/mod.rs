@@ -1,8 +1,8 @@
 //! The lockfile (`imagelock.lock`): format, digest of each entry's effective query, atomic write.
 //!
-//! `format.rs` renders and parses the exact bytes of SPEC §3, `digest.rs` hashes an entry's
-//! effective query, `write.rs` replaces the file atomically. This module holds the types and the
-//! comparison against a spec.
+//! `format.rs` renders and parses the exact bytes docs/lockfile.md describes, `digest.rs` hashes an
+//! entry's effective query, `write.rs` replaces the file atomically. This module holds the types
+//! and the comparison against a spec.
 
 mod canonical;
 mod digest;
