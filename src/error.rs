@@ -1,8 +1,9 @@
-//! The error type every command returns, and how each kind maps to SPEC §4's exit codes.
+//! The error type every command returns, and how each kind maps to the exit codes of
+//! docs/commands.md.
 
 use std::path::PathBuf;
 
-/// Exit codes of SPEC §4.
+/// The exit codes documented in docs/commands.md ("Exit codes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Success = 0,

@@ -1,5 +1,6 @@
 //! The `imagelock` binary: parse the command line, set up logging, run a command, map the outcome
-//! to SPEC §4's exit codes. Nothing here panics on bad input; a panic is a bug and exits 1.
+//! to the exit codes of docs/commands.md ("Exit codes"). Nothing here panics on bad input; a panic
+//! is a bug and exits 1.
 
 mod cli;
 mod commands;

@@ -1,6 +1,6 @@
 //! What a person at a terminal sees beyond plain lines: a spinner while API requests run, and
 //! colored status words. Both vanish when stderr is not a terminal, so logs and pipes stay plain
-//! text (SPEC §4: no progress with `-q`, `--json`, or in CI).
+//! text (docs/commands.md, "Output": no progress with `-q`, `--json`, or in CI).
 
 use std::collections::BTreeSet;
 use std::io::IsTerminal;

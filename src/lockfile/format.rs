@@ -1,5 +1,5 @@
-//! The bytes of `imagelock.lock` (docs/lockfile.md): rendering by hand for a fixed, diff-friendly layout,
-//! and parsing with every failure turned into a message that says what to do.
+//! The bytes of `imagelock.lock` (docs/lockfile.md): rendering by hand for a fixed, diff-friendly
+//! layout, and parsing with every failure turned into a message that says what to do.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;

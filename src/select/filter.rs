@@ -1,4 +1,5 @@
-//! The filters of SPEC §2, applied in the table's order, each one recorded in the [`Funnel`].
+//! The filters of docs/spec.md ("Filters"), applied in that table's order, each one recorded in the
+//! [`Funnel`].
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -10,7 +11,8 @@ use crate::version::image_version;
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 
-/// Applies every filter that is set, in SPEC §2's order, recording the funnel.
+/// Applies every filter that is set, in the order of docs/spec.md's filter table, recording the
+/// funnel.
 ///
 /// Filters that may have been pushed down to the API (`os_type`, `image_type`, `func_type`,
 /// `image_id`) are checked here too, so a broader listing shared by several entries gives the
@@ -153,9 +155,10 @@ fn created_nanos(image: &Image) -> i128 {
 
 /// Whether the image's MaintainEol (`YYYY/MM/DD`) is `today` or earlier.
 ///
-/// Images without a MaintainEol are kept, as SPEC §2 says. An unparseable MaintainEol is treated
-/// the same way (kept): the field is informational, its format is UCloud's to change, and silently
-/// dropping images over a date we cannot read would make a pin vanish for no visible reason.
+/// Images without a MaintainEol are kept, as docs/spec.md (`not_eol`) says. An unparseable
+/// MaintainEol is treated the same way (kept): the field is informational, its format is UCloud's
+/// to change, and silently dropping images over a date we cannot read would make a pin vanish for
+/// no visible reason.
 fn past_eol(maintain_eol: &str, today: Date) -> bool {
     parse_eol(maintain_eol).is_some_and(|eol| eol <= today)
 }

@@ -1,4 +1,4 @@
-//! Ranking candidates best first by an entry's `select` rule (SPEC §2 "Selection").
+//! Ranking candidates best first by an entry's `select` rule (docs/spec.md, "Selection").
 
 use std::cmp::Ordering;
 
@@ -6,8 +6,9 @@ use crate::spec::Selection;
 use crate::ucloud::Image;
 use crate::version::image_version;
 
-/// Sorts candidates best first by the rule (ties as SPEC §2 says); `highest_version` drops images
-/// without a version. `only` ranks as `newest`, so an ambiguity lists the newest first.
+/// Sorts candidates best first by the rule (ties as docs/spec.md, "Selection", says);
+/// `highest_version` drops images without a version. `only` ranks as `newest`, so an ambiguity
+/// lists the newest first.
 pub fn rank(selection: Selection, candidates: &mut Vec<&Image>) {
     match selection {
         Selection::Newest | Selection::Only => candidates.sort_by(|a, b| newest_first(a, b)),

@@ -1,10 +1,10 @@
 //! From the schema-checked JSON document to typed, effective [`ImageQuery`]s.
 //!
-//! Applies `defaults` (SPEC §2) and checks what a schema cannot say: regexes compile, version
-//! requirements, dates and durations parse, exactly one of `region`/`regions`, zones inside their
-//! region, `created_after` before `created_before`. It runs even when the schema found problems,
-//! so one run reports everything; values of the wrong type are skipped here because the schema
-//! has already reported them.
+//! Applies `defaults` (docs/spec.md, "Defaults") and checks what a schema cannot say: regexes
+//! compile, version requirements, dates and durations parse, exactly one of `region`/`regions`,
+//! zones inside their region, `created_after` before `created_before`. It runs even when the schema
+//! found problems, so one run reports everything; values of the wrong type are skipped here because
+//! the schema has already reported them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;

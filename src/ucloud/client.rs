@@ -1,5 +1,5 @@
 //! The `DescribeImage` client: signed form POSTs over one keep-alive pool, concurrent paging that
-//! never loses or repeats an image, and bounded retries (SPEC §6).
+//! never loses or repeats an image, and bounded retries (docs/reliability.md).
 //!
 //! Paging is shaped by round trips: the first page tells the total and the server's page cap,
 //! then every remaining page is asked at once (bounded by one semaphore for the whole client), so

@@ -1,5 +1,6 @@
-//! Where credentials and per-profile settings come from (SPEC §5): the environment first, then
-//! the official UCloud CLI's shared files, so users who already ran `ucloud init` need nothing new.
+//! Where credentials and per-profile settings come from (README, "Credentials and endpoint"): the
+//! environment first, then the official UCloud CLI's shared files, so users who already ran `ucloud
+//! init` need nothing new.
 //!
 //! The environment is injected as a function so tests never read the real `HOME` or keys.
 

@@ -1,4 +1,5 @@
-//! The API endpoint, checked so that credentials never travel in clear text (SPEC §5).
+//! The API endpoint, checked so that credentials never travel in clear text (README, "Credentials
+//! and endpoint").
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! When to try a failed request again (SPEC §6): which failures are transient, and how long to wait.
+//! When to try a failed request again (docs/reliability.md): which failures are transient, and how
+//! long to wait.
 //!
 //! `DescribeImage` is a read, so repeating it is always safe; the limits are there so a broken
 //! endpoint fails the run in bounded time instead of hanging a deploy pipeline.
