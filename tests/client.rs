@@ -17,10 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ucloud_sim::{Catalog, DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, Fault, Query, SimConfig, SimHandle};
 
 fn demo_credentials() -> Credentials {
-    Credentials {
-        public_key: DEMO_PUBLIC_KEY.to_string(),
-        private_key: PrivateKey::new(DEMO_PRIVATE_KEY),
-    }
+    Credentials::new(DEMO_PUBLIC_KEY, DEMO_PRIVATE_KEY, "the demo pair")
 }
 
 fn client_for(url: &str, credentials: Credentials, options: ClientOptions) -> Client {
@@ -204,11 +201,12 @@ async fn every_attempt_failing_is_an_api_error_within_the_budget() {
         .await
         .expect_err("every attempt fails");
     let elapsed = started.elapsed();
-    let Error::Api(message) = &error else {
+    let Error::Api(api) = &error else {
         panic!("expected an API error (exit 5), got {error:?}");
     };
+    let message = api.to_string();
     assert!(
-        message.starts_with(&format!("DescribeImage in {region} failed after ")),
+        message.starts_with(&format!("DescribeImage in {region}: failed after ")),
         "{message}"
     );
     assert!(message.contains(" attempts over "), "{message}");
@@ -239,7 +237,7 @@ async fn max_attempts_bounds_the_retries() {
         .expect_err("every attempt fails");
     assert_eq!(
         error.to_string().split(" over ").next(),
-        Some(format!("DescribeImage in {region} failed after 3 attempts").as_str())
+        Some(format!("DescribeImage in {region}: failed after 3 attempts").as_str())
     );
     assert!(
         error
@@ -255,23 +253,30 @@ async fn wrong_private_key_is_retcode_171_without_retry() {
     let catalog = catalog();
     let region = first_region(&catalog);
     let server = sim(SimConfig::new(catalog));
-    let credentials = Credentials {
-        public_key: DEMO_PUBLIC_KEY.to_string(),
-        private_key: PrivateKey::new("not-the-private-key"),
-    };
+    let credentials = Credentials::new(
+        DEMO_PUBLIC_KEY,
+        "not-the-private-key",
+        "the variables UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY",
+    );
     let client = client_for(&server.url(), credentials, ClientOptions::default());
     let error = client
         .list(&listing(&region, None))
         .await
         .expect_err("refused");
-    let Error::Api(message) = &error else {
+    let Error::Api(api) = &error else {
         panic!("expected exit 5, got {error:?}");
     };
-    assert!(
-        message.starts_with(&format!("DescribeImage in {region}: RetCode 171 ")),
-        "{message}"
+    assert_eq!(api.ret_code, Some(171));
+    assert_eq!(api.request_uuid.as_deref(), Some("sim-000000000000"));
+    assert_eq!(
+        api.to_string(),
+        format!(
+            "DescribeImage in {region}: RetCode 171 \"Signature VerifyAC Error\" (request \
+             sim-000000000000) — UCloud refused the signature: the private key does not belong to \
+             the public key (the keys came from the variables UCLOUD_PUBLIC_KEY and \
+             UCLOUD_PRIVATE_KEY)"
+        )
     );
-    assert!(message.contains("UCLOUD_PRIVATE_KEY"), "{message}");
     assert_eq!(server.stats().total, 1, "171 must not be retried");
 }
 
@@ -280,10 +285,11 @@ async fn unknown_public_key_is_retcode_172() {
     let catalog = catalog();
     let region = first_region(&catalog);
     let server = sim(SimConfig::new(catalog));
-    let credentials = Credentials {
-        public_key: "nobody".to_string(),
-        private_key: PrivateKey::new(DEMO_PRIVATE_KEY),
-    };
+    let credentials = Credentials::new(
+        "nobody",
+        DEMO_PRIVATE_KEY,
+        "the variables UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY",
+    );
     let client = client_for(&server.url(), credentials, ClientOptions::default());
     let error = client
         .list(&listing(&region, None))
@@ -402,16 +408,13 @@ async fn trace_logs_never_show_the_private_key_or_a_signature() {
         .await
         .expect("listing succeeds");
     // A refused request logs too.
-    let wrong = Credentials {
-        public_key: DEMO_PUBLIC_KEY.to_string(),
-        private_key: PrivateKey::new("wrong-private-key-0123456789"),
-    };
+    let wrong = Credentials::new(DEMO_PUBLIC_KEY, "wrong-private-key-0123456789", "a test");
     let refused = client_for(&server.url(), wrong, ClientOptions::default());
     let _ = refused.list(&listing(&region, None)).await;
 
     let logs = String::from_utf8(buffer.0.lock().expect("log buffer").clone()).expect("utf-8");
     assert!(
-        logs.contains("DescribeImage attempt"),
+        logs.contains("DescribeImage request"),
         "no debug logs:\n{logs}"
     );
     assert!(
@@ -513,7 +516,12 @@ fn numbered_pages(total: usize, short_at: usize, short_len: usize) -> Arc<Script
         let len = if offset == short_at { short_len } else { limit };
         let end = (offset + len).min(total);
         let images: Vec<String> = (offset.min(end)..end)
-            .map(|i| format!(r#"{{"ImageId":"uimage-{i:04}"}}"#))
+            .map(|i| {
+                format!(
+                    r#"{{"ImageId":"uimage-{i:04}","CreateTime":{}}}"#,
+                    1_700_000_000 + i
+                )
+            })
             .collect();
         let json = format!(
             r#"{{"RetCode":0,"Action":"DescribeImageResponse","TotalCount":{total},"ImageSet":[{}]}}"#,
@@ -682,9 +690,10 @@ async fn a_failed_tls_handshake_is_fatal_at_once_naming_the_host() {
         .list(&listing("hk", None))
         .await
         .expect_err("not TLS");
-    let Error::Api(message) = &error else {
+    let Error::Api(api) = &error else {
         panic!("expected an API error (exit 5), got {error:?}");
     };
+    let message = api.to_string();
     assert!(
         message.contains("the TLS handshake with the endpoint 127.0.0.1:"),
         "{message}"
