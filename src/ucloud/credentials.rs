@@ -398,7 +398,7 @@ fn read_text(path: &Path, named_by: Option<&SharedFile>) -> Result<Option<String
             None => Ok(None),
         },
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(Error::Invalid(format!(
-            "{}: not a UCloud CLI file (not UTF-8 text)",
+            "{}: cannot read: the file is not UTF-8 text, so not a UCloud CLI file",
             path.display()
         ))),
         Err(e) => Err(Error::Invalid(format!(
