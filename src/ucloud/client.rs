@@ -566,7 +566,7 @@ impl Inner {
                 offset,
                 limit,
                 status,
-                request_uuid = uuid.as_deref().unwrap_or("-"),
+                request_uuid = %uuid.as_deref().unwrap_or("-"),
                 elapsed_ms = elapsed.as_millis() as u64,
                 attempt = sends,
                 in_flight_limit = self.limit.current(),
