@@ -898,9 +898,17 @@ impl Inner {
                     .to_string(),
             },
             293 => "this account may not use that zone; check the entry's zone".to_string(),
-            294 => "UCloud refused this machine's IP address: the API key has an IP allow-list; \
-                    add this address to it in the UCloud console"
-                .to_string(),
+            294 => {
+                let mut hint = "UCloud refused this machine's IP address: the API key has an IP \
+                                allow-list; add this address to it in the UCloud console"
+                    .to_string();
+                // UCloud's API overview (`summary/README.md` in UCloudDoc-Team/api): calls through
+                // the intranet gateway come from 10.10.10.10.
+                if self.endpoint.origin() == super::INTRANET_ENDPOINT {
+                    hint.push_str(" (through the intranet gateway, the address is 10.10.10.10)");
+                }
+                hint
+            }
             299 => "IAM permission check failed: this (sub-)account needs permission to call \
                     DescribeImage (UHost read access) in the project"
                 .to_string(),
