@@ -8,6 +8,9 @@ Workloads:
      naive SDK baseline, request counts from /__sim/stats, no listing page fetched twice.
   B. 20 regions x 2,000 images, 200-entry spec: imagelock `lock`, wall time and peak memory.
   C. `check` (and `get`) on a 5,000-entry spec with its lockfile: no network, local cost only.
+  D. Workload A against a rate-limited API (`ucloud-sim --max-in-flight 2`: RetCode 153 above two
+     requests in flight): imagelock as shipped (adaptive), imagelock told the limit
+     (`--concurrency 2`, never refused), and the naive baseline (one at a time).
 """
 
 import argparse
@@ -37,10 +40,10 @@ def log(msg):
 
 
 class Sim:
-    def __init__(self, binary, catalog, latency_ms, page_cap):
+    def __init__(self, binary, catalog, latency_ms, page_cap, extra=()):
         self.proc = subprocess.Popen(
             [binary, "serve", "--catalog", catalog, "--latency-ms", str(latency_ms),
-             "--page-cap", str(page_cap)],
+             "--page-cap", str(page_cap)] + list(extra),
             stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().strip()
         if not line.startswith("listening on "):
@@ -151,20 +154,21 @@ def write_spec(catalog_path, entries_count, spec_path):
     return entries, json_path
 
 
-def lock_runs(imagelock, sim, spec, work, runs, measure_rss=False):
+def lock_runs(imagelock, sim, spec, work, runs, measure_rss=False, extra=(), tag="run"):
     results = []
     for n in range(runs):
-        lock = os.path.join(work, "run-%d.lock" % n)
+        lock = os.path.join(work, "%s-%d.lock" % (tag, n))
         if os.path.exists(lock):
             os.remove(lock)
         sim.reset()
-        secs, code, _, rss = run_timed([imagelock, "-q", "-f", spec, "--lock", lock, "lock"],
+        secs, code, _, rss = run_timed([imagelock, "-q"] + list(extra) + ["-f", spec, "--lock", lock, "lock"],
                                        env_for(sim.url), measure_rss)
         if code != 0:
             raise SystemExit("imagelock lock failed")
         stats, log_ = sim.stats(), sim.requests()
         pages = [page_key(r["params"]) for r in log_]
         results.append({"secs": secs, "requests": stats["total"], "max_in_flight": stats["max_in_flight"],
+                        "rate_limited": stats.get("by_retcode", {}).get("153", 0),
                         "repeated_pages": len(pages) - len(set(pages)),
                         "listings": len({listing_of(r["params"]) for r in log_}), "rss": rss, "lock": lock})
         log("  lock run %d: %.3fs, %d requests, max in flight %d" % (n + 1, secs, stats["total"], stats["max_in_flight"]))
@@ -211,6 +215,7 @@ def main():
     ap.add_argument("--latency-ms", type=int, default=100)
     ap.add_argument("--page-cap", type=int, default=100)
     ap.add_argument("--skip-scale", action="store_true")
+    ap.add_argument("--limit", type=int, default=2, help="workload D: requests in flight the API accepts")
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="imagelock-bench-")
     report = []
@@ -271,6 +276,47 @@ def main():
         out("- imagelock runs: %s s." % ", ".join("%.3f" % r["secs"] for r in runs))
         out("- naive runs: %s s." % ", ".join("%.3f" % r["secs"] for r in naive))
         out("- Same picks: %d of %d pins agree between imagelock's lockfile and the baseline." % (agree, pins_a))
+        out("")
+
+        # ---- D: A against a rate-limited API ------------------------------------------------------
+        log("workload D: workload A, the API refusing (RetCode 153) above %d in flight" % args.limit)
+        sim = Sim(args.sim, cat_a, args.latency_ms, args.page_cap, ["--max-in-flight", str(args.limit)])
+        try:
+            adaptive = lock_runs(args.imagelock, sim, spec_a, work, args.runs, tag="adaptive")
+            knowing = lock_runs(args.imagelock, sim, spec_a, work, args.runs,
+                                extra=["--concurrency", str(args.limit)], tag="knowing")
+            sim.reset()
+            secs, code, stdout, _ = run_timed(
+                [args.python, os.path.join(HERE, "naive_baseline.py"), "--url", sim.url, "--entries", json_a])
+            if code != 0:
+                raise SystemExit("naive baseline failed against the rate-limited API")
+            naive_d = {"secs": secs, "requests": sim.stats()["total"], "picks": json.loads(stdout)}
+        finally:
+            sim.stop()
+        t_adaptive = median([r["secs"] for r in adaptive])
+        t_knowing = median([r["secs"] for r in knowing])
+        same = all(lock_pins(r["lock"]) == locked for r in adaptive + knowing)
+        naive_same = sum(1 for e, regs in naive_d["picks"].items() for r, i in regs.items()
+                         if locked.get(e, {}).get(r) == i)
+        out("### D. Workload A against a rate-limited API: RetCode 153 above %d requests in flight" % args.limit)
+        out("")
+        out("| | median wall time | runs | API requests | answered 153 | max in flight (incl. refused) |")
+        out("|---|---|---|---|---|---|")
+        out("| `imagelock lock` as shipped (adaptive, starts at 16) | **%.3f s** | %d | %s | %s | %d |" % (
+            t_adaptive, len(adaptive), "/".join(sorted({str(r["requests"]) for r in adaptive})),
+            "/".join(sorted({str(r["rate_limited"]) for r in adaptive})), max(r["max_in_flight"] for r in adaptive)))
+        out("| `imagelock --concurrency %d lock` (knows the limit) | **%.3f s** | %d | %s | %s | %d |" % (
+            args.limit, t_knowing, len(knowing), "/".join(sorted({str(r["requests"]) for r in knowing})),
+            "/".join(sorted({str(r["rate_limited"]) for r in knowing})), max(r["max_in_flight"] for r in knowing)))
+        out("| `imagelock lock`, API not rate-limited (A) | %.3f s | %d | %s | 0 | %d |" % (
+            t_lock, len(runs), "/".join(sorted({str(r["requests"]) for r in runs})), max(r["max_in_flight"] for r in runs)))
+        out("| naive: Python SDK, one request at a time | %.3f s | 1 | %d | 0 | 1 |" % (naive_d["secs"], naive_d["requests"]))
+        out("")
+        out("- **Adaptive / knows-the-limit: %.2f×** (target ≤ 1.5×)." % (t_adaptive / t_knowing))
+        out("- Same pins: %s (every adaptive and knows-the-limit lockfile equals A's); the naive baseline"
+            " agrees on %d of %d." % ("yes" if same else "**NO**", naive_same, pins_a))
+        out("- adaptive runs: %s s." % ", ".join("%.3f" % r["secs"] for r in adaptive))
+        out("- knows-the-limit runs: %s s." % ", ".join("%.3f" % r["secs"] for r in knowing))
         out("")
 
         # ---- B: 20 x 2,000 scale case ------------------------------------------------------------

@@ -34,9 +34,15 @@ pub struct GlobalArgs {
     /// The lockfile [default: imagelock.lock next to the spec].
     #[arg(long, global = true)]
     pub lock: Option<PathBuf>,
-    /// UCloud API endpoint [default: the profile's base_url, else https://api.ucloud.cn].
-    #[arg(long, global = true, env = "UCLOUD_BASE_URL")]
+    /// UCloud API endpoint [default: UCLOUD_BASE_URL, else UCLOUD_API_BASE_URL, else the
+    /// profile's base_url, else https://api.ucloud.cn].
+    #[arg(long, global = true)]
     pub endpoint: Option<String>,
+    /// Allow a plain http:// endpoint on any host (requests then travel unencrypted; a warning
+    /// says so). Loopback hosts and UCloud's intranet gateway http://api.service.ucloud.cn need
+    /// no opt-in.
+    #[arg(long, global = true, env = "IMAGELOCK_ALLOW_HTTP")]
+    pub allow_http: bool,
     /// Profile of the UCloud CLI's credential and config files [default: the active one].
     #[arg(long, global = true, env = "UCLOUD_PROFILE")]
     pub profile: Option<String>,
@@ -49,21 +55,28 @@ pub struct GlobalArgs {
     /// More logging on stderr (-v: requests, -vv: everything).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Most API requests in flight at once.
+    /// Most API requests in flight at once; halved whenever the API answers "slow down"
+    /// (RetCode 153, HTTP 429), then grown back slowly. UCloud publishes no rate limit.
     #[arg(long, global = true, default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
-    /// Timeout of one API request, e.g. 10s or 500ms [default: the profile's timeout_sec, else 10s].
+    /// Timeout of one API request, e.g. 10s or 500ms [default: UCLOUD_TIMEOUT_SECOND, else the
+    /// profile's timeout_sec, else 10s].
     #[arg(long, global = true, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
     /// Total time spent retrying one request before giving up (e.g. 30s, 2m).
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
     pub retry_budget: Duration,
-    /// Most attempts of one request.
-    #[arg(long, global = true, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100))]
-    pub max_attempts: u32,
-    /// Images asked for per page (the server may send fewer).
+    /// Most attempts of one request; "slow down" answers do not count [default: the profile's
+    /// max_retry_times + 1, else 6].
+    #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_attempts: Option<u32>,
+    /// Images asked for per page (the server may send fewer; its cap is not published).
     #[arg(long, global = true, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub page_size: u32,
+    /// Largest TotalCount accepted for one listing; a larger one fails before any further page
+    /// is asked (our bound against a runaway answer, not a published limit).
+    #[arg(long, global = true, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_listing: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,9 +1,8 @@
-//! The error type every command returns, and how each kind maps to the exit codes of
-//! docs/commands.md.
+//! The error type every command returns, and how each kind maps to the exit codes the README lists.
 
 use std::path::PathBuf;
 
-/// The exit codes documented in docs/commands.md ("Exit codes").
+/// The exit codes the README lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Success = 0,
@@ -34,9 +33,10 @@ pub enum Error {
     /// Resolution failed: no match, `only` ambiguous, or pins missing upstream (exit 4).
     #[error("{0}")]
     Resolution(String),
-    /// The API or the network failed after retries, or refused the credentials (exit 5).
+    /// The API or the network failed after retries, refused the credentials, or answered
+    /// inconsistently (exit 5).
     #[error("{0}")]
-    Api(String),
+    Api(Box<crate::ucloud::ApiError>),
     /// A file could not be read or written: a missing directory, a read-only file, a full disk
     /// (exit 2: the user's environment, not a bug).
     #[error("cannot {action} {}: {source}", path.display())]

@@ -1,6 +1,8 @@
-//! The `DescribeImage` client over real HTTP against the in-process simulator: paging under a
-//! server page cap, concurrency, gap filling, retries through injected faults, refused
-//! credentials, `ImageIds.N` batching, and that no secret reaches the logs.
+//! The `DescribeImage` client over real HTTP against the in-process simulator (and a scripted
+//! server for answers the simulator does not give): paging under a server page cap, concurrency
+//! and rate limits, gap filling, inconsistent listings, retries through injected faults, odd
+//! and hostile answers, refused credentials and their hints, `ImageIds.N` batching, projects,
+//! and that no secret reaches the logs.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -17,10 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ucloud_sim::{Catalog, DEMO_PRIVATE_KEY, DEMO_PUBLIC_KEY, Fault, Query, SimConfig, SimHandle};
 
 fn demo_credentials() -> Credentials {
-    Credentials {
-        public_key: DEMO_PUBLIC_KEY.to_string(),
-        private_key: PrivateKey::new(DEMO_PRIVATE_KEY),
-    }
+    Credentials::new(DEMO_PUBLIC_KEY, DEMO_PRIVATE_KEY, "the demo pair")
 }
 
 fn client_for(url: &str, credentials: Credentials, options: ClientOptions) -> Client {
@@ -204,11 +203,12 @@ async fn every_attempt_failing_is_an_api_error_within_the_budget() {
         .await
         .expect_err("every attempt fails");
     let elapsed = started.elapsed();
-    let Error::Api(message) = &error else {
+    let Error::Api(api) = &error else {
         panic!("expected an API error (exit 5), got {error:?}");
     };
+    let message = api.to_string();
     assert!(
-        message.starts_with(&format!("DescribeImage in {region} failed after ")),
+        message.starts_with(&format!("DescribeImage in {region}: failed after ")),
         "{message}"
     );
     assert!(message.contains(" attempts over "), "{message}");
@@ -239,7 +239,7 @@ async fn max_attempts_bounds_the_retries() {
         .expect_err("every attempt fails");
     assert_eq!(
         error.to_string().split(" over ").next(),
-        Some(format!("DescribeImage in {region} failed after 3 attempts").as_str())
+        Some(format!("DescribeImage in {region}: failed after 3 attempts").as_str())
     );
     assert!(
         error
@@ -255,23 +255,30 @@ async fn wrong_private_key_is_retcode_171_without_retry() {
     let catalog = catalog();
     let region = first_region(&catalog);
     let server = sim(SimConfig::new(catalog));
-    let credentials = Credentials {
-        public_key: DEMO_PUBLIC_KEY.to_string(),
-        private_key: PrivateKey::new("not-the-private-key"),
-    };
+    let credentials = Credentials::new(
+        DEMO_PUBLIC_KEY,
+        "not-the-private-key",
+        "the variables UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY",
+    );
     let client = client_for(&server.url(), credentials, ClientOptions::default());
     let error = client
         .list(&listing(&region, None))
         .await
         .expect_err("refused");
-    let Error::Api(message) = &error else {
+    let Error::Api(api) = &error else {
         panic!("expected exit 5, got {error:?}");
     };
-    assert!(
-        message.starts_with(&format!("DescribeImage in {region}: RetCode 171 ")),
-        "{message}"
+    assert_eq!(api.ret_code, Some(171));
+    assert_eq!(api.request_uuid.as_deref(), Some("sim-000000000000"));
+    assert_eq!(
+        api.to_string(),
+        format!(
+            "DescribeImage in {region}: RetCode 171 \"Signature VerifyAC Error\" (request \
+             sim-000000000000) — UCloud refused the signature: the private key does not belong to \
+             the public key (the keys came from the variables UCLOUD_PUBLIC_KEY and \
+             UCLOUD_PRIVATE_KEY)"
+        )
     );
-    assert!(message.contains("UCLOUD_PRIVATE_KEY"), "{message}");
     assert_eq!(server.stats().total, 1, "171 must not be retried");
 }
 
@@ -280,10 +287,11 @@ async fn unknown_public_key_is_retcode_172() {
     let catalog = catalog();
     let region = first_region(&catalog);
     let server = sim(SimConfig::new(catalog));
-    let credentials = Credentials {
-        public_key: "nobody".to_string(),
-        private_key: PrivateKey::new(DEMO_PRIVATE_KEY),
-    };
+    let credentials = Credentials::new(
+        "nobody",
+        DEMO_PRIVATE_KEY,
+        "the variables UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY",
+    );
     let client = client_for(&server.url(), credentials, ClientOptions::default());
     let error = client
         .list(&listing(&region, None))
@@ -402,16 +410,13 @@ async fn trace_logs_never_show_the_private_key_or_a_signature() {
         .await
         .expect("listing succeeds");
     // A refused request logs too.
-    let wrong = Credentials {
-        public_key: DEMO_PUBLIC_KEY.to_string(),
-        private_key: PrivateKey::new("wrong-private-key-0123456789"),
-    };
+    let wrong = Credentials::new(DEMO_PUBLIC_KEY, "wrong-private-key-0123456789", "a test");
     let refused = client_for(&server.url(), wrong, ClientOptions::default());
     let _ = refused.list(&listing(&region, None)).await;
 
     let logs = String::from_utf8(buffer.0.lock().expect("log buffer").clone()).expect("utf-8");
     assert!(
-        logs.contains("DescribeImage attempt"),
+        logs.contains("DescribeImage request"),
         "no debug logs:\n{logs}"
     );
     assert!(
@@ -468,8 +473,14 @@ async fn scripted_server(script: Arc<Script>) -> (String, Arc<Mutex<Vec<(usize, 
                     log.len() - 1
                 };
                 let (status, json) = script(offset, limit, seq);
+                // A rate limiter's 429 says when to come back.
+                let retry_after = if status == 429 {
+                    "Retry-After: 1\r\n"
+                } else {
+                    ""
+                };
                 let response = format!(
-                    "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+                    "HTTP/1.1 {status} Scripted\r\nContent-Type: application/json\r\nX-UCLOUD-REQUEST-UUID: scripted-{seq}\r\n{retry_after}Content-Length: {}\r\nConnection: close\r\n\r\n{json}",
                     json.len()
                 );
                 let _ = stream.write_all(response.as_bytes()).await;
@@ -513,7 +524,12 @@ fn numbered_pages(total: usize, short_at: usize, short_len: usize) -> Arc<Script
         let len = if offset == short_at { short_len } else { limit };
         let end = (offset + len).min(total);
         let images: Vec<String> = (offset.min(end)..end)
-            .map(|i| format!(r#"{{"ImageId":"uimage-{i:04}"}}"#))
+            .map(|i| {
+                format!(
+                    r#"{{"ImageId":"uimage-{i:04}","CreateTime":{}}}"#,
+                    1_700_000_000 + i
+                )
+            })
             .collect();
         let json = format!(
             r#"{{"RetCode":0,"Action":"DescribeImageResponse","TotalCount":{total},"ImageSet":[{}]}}"#,
@@ -682,9 +698,10 @@ async fn a_failed_tls_handshake_is_fatal_at_once_naming_the_host() {
         .list(&listing("hk", None))
         .await
         .expect_err("not TLS");
-    let Error::Api(message) = &error else {
+    let Error::Api(api) = &error else {
         panic!("expected an API error (exit 5), got {error:?}");
     };
+    let message = api.to_string();
     assert!(
         message.contains("the TLS handshake with the endpoint 127.0.0.1:"),
         "{message}"
@@ -713,4 +730,450 @@ async fn a_connection_closed_during_the_handshake_is_still_retried() {
         "{error}"
     );
     assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 3);
+}
+
+/// One image of a scripted answer.
+fn scripted_image(n: usize) -> String {
+    format!(
+        r#"{{"ImageId":"uimage-{n:04}","CreateTime":{}}}"#,
+        1_700_000_000 + n
+    )
+}
+
+/// An answer with `TotalCount` `total` holding the images numbered `range`.
+fn scripted_page(total: u64, range: std::ops::Range<usize>) -> String {
+    let images: Vec<String> = range.map(scripted_image).collect();
+    format!(
+        r#"{{"RetCode":0,"TotalCount":{total},"ImageSet":[{}]}}"#,
+        images.join(",")
+    )
+}
+
+fn small_pages() -> ClientOptions {
+    ClientOptions {
+        page_size: 8,
+        ..ClientOptions::default()
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limited_api_still_gives_every_image_and_lowers_the_requests_in_flight() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let listing = listing(&region, None);
+    let expected = expected_ids(&catalog, &listing);
+    let mut config = SimConfig::new(catalog);
+    config.page_cap = 10;
+    config.latency = Duration::from_millis(30);
+    config.max_in_flight = Some(2);
+    let server = sim(config);
+    let client = client_for(&server.url(), demo_credentials(), ClientOptions::default());
+    let images = client.list(&listing).await.expect("rides out the 153s");
+    assert_eq!(ids(&images), expected);
+    let stats = server.stats();
+    assert!(
+        stats.by_retcode.get("153").copied().unwrap_or(0) > 0,
+        "{stats:?}"
+    );
+    // Halved from 16 on the first 153s, never below one, and it stays near what the API takes.
+    let now = client.current_concurrency();
+    assert!((1..=4).contains(&now), "{now}");
+}
+
+#[tokio::test]
+async fn rate_limiting_for_the_whole_budget_fails_with_a_hint() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let mut config = SimConfig::new(catalog);
+    config.fault_rate = 1.0;
+    config.fault_kinds = vec![Fault::RetCode153];
+    let server = sim(config);
+    let options = ClientOptions {
+        retry_budget: Duration::from_secs(2),
+        max_attempts: 2,
+        ..ClientOptions::default()
+    };
+    let client = client_for(&server.url(), demo_credentials(), options);
+    let started = Instant::now();
+    let error = client
+        .list(&listing(&region, None))
+        .await
+        .expect_err("never let through");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    let Error::Api(api) = &error else {
+        panic!("expected exit 5, got {error:?}");
+    };
+    // 153 is not a failed attempt: far more than max_attempts sends fit in the budget.
+    let sends = server.stats().total;
+    assert!(sends > 2, "{sends}");
+    assert_eq!(api.ret_code, Some(153));
+    let text = api.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "DescribeImage in {region}: still rate-limited after {sends} sends over "
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(&format!(
+            ": RetCode 153 \"API 请求被限流\" (request sim-{:012}) — the API limits how fast it \
+             may be called; run again later, or raise --retry-budget",
+            sends - 1
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_codes_may_be_strings() {
+    let (url, asked) = scripted_server(Arc::new(|_, _, seq| {
+        if seq == 0 {
+            (429, String::new())
+        } else {
+            (200, r#"{"RetCode":"0","TotalCount":"2","ImageSet":[{"ImageId":"uimage-a","CreateTime":"1700000000"},{"ImageId":"uimage-b","CreateTime":1700000001}]}"#.to_string())
+        }
+    }))
+    .await;
+    let client = client_for(&url, demo_credentials(), ClientOptions::default());
+    let started = Instant::now();
+    let images = client
+        .list(&listing("hk", None))
+        .await
+        .expect("after waiting");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_secs(1),
+        "Retry-After: 1 ignored: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    assert_eq!(ids(&images), ["uimage-a", "uimage-b"]);
+    assert_eq!(images[0].create_time, 1_700_000_000);
+    assert_eq!(asked.lock().expect("log").len(), 2);
+
+    // The simulator's --string-codes, end to end.
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let listing = listing(&region, None);
+    let expected = expected_ids(&catalog, &listing);
+    let mut config = SimConfig::new(catalog);
+    config.string_codes = true;
+    let server = sim(config);
+    let client = client_for(&server.url(), demo_credentials(), ClientOptions::default());
+    assert_eq!(ids(&client.list(&listing).await.expect("lists")), expected);
+}
+
+#[tokio::test]
+async fn outage_retcodes_are_retried() {
+    for code in [110, 130, 150, 2000] {
+        let (url, asked) = scripted_server(Arc::new(move |_, _, seq| {
+            if seq < 2 {
+                (200, format!(r#"{{"RetCode":{code},"Message":"busy"}}"#))
+            } else {
+                (200, scripted_page(1, 0..1))
+            }
+        }))
+        .await;
+        let client = client_for(&url, demo_credentials(), ClientOptions::default());
+        let images = client.list(&listing("hk", None)).await.expect("retried");
+        assert_eq!(ids(&images), ["uimage-0000"], "{code}");
+        assert_eq!(asked.lock().expect("log").len(), 3, "{code}");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_optional_field_is_dropped_but_a_bad_image_id_or_create_time_is_fatal() {
+    let (url, _) = scripted_server(Arc::new(|_, _, _| {
+        (200, r#"{"RetCode":0,"TotalCount":2,"ImageSet":[
+            {"ImageId":"uimage-a","CreateTime":1,"MaintainEol":20300101,"Features":null,"State":"Available"},
+            {"ImageId":"uimage-b","CreateTime":2,"MaintainEol":"2030/01/01","Features":["IPv6"]}]}"#.to_string())
+    }))
+    .await;
+    let client = client_for(&url, demo_credentials(), ClientOptions::default());
+    let images = client.list(&listing("hk", None)).await.expect("lists");
+    assert_eq!(images[0].maintain_eol, "");
+    assert_eq!(images[0].maintain_eol_date(), None);
+    assert_eq!(images[0].state, "Available");
+    assert_eq!(
+        images[1]
+            .maintain_eol_date()
+            .map(|d| d.to_string())
+            .as_deref(),
+        Some("2030-01-01")
+    );
+
+    for (image, problem) in [
+        (
+            r#"{"ImageId":"uimage-$(touch x)","CreateTime":1}"#,
+            r#"ImageId "uimage-$(touch x)" is not a valid image id"#,
+        ),
+        (r#"{"ImageId":"uimage-a"}"#, "missing field `CreateTime`"),
+        (r#"{"CreateTime":1}"#, "missing field `ImageId`"),
+    ] {
+        let body = format!(r#"{{"RetCode":0,"TotalCount":1,"ImageSet":[{image}]}}"#);
+        let (url, asked) = scripted_server(Arc::new(move |_, _, _| (200, body.clone()))).await;
+        let client = client_for(&url, demo_credentials(), ClientOptions::default());
+        let error = client
+            .list(&listing("hk", None))
+            .await
+            .expect_err("malformed");
+        let text = error.to_string();
+        assert!(matches!(error, Error::Api(_)), "{error:?}");
+        assert!(
+            text.starts_with(&format!(
+                "DescribeImage in hk: malformed response: {problem}"
+            )),
+            "{text}"
+        );
+        assert!(text.ends_with("(request scripted-0)"), "{text}");
+        assert_eq!(asked.lock().expect("log").len(), 1, "not retried");
+    }
+}
+
+/// Answers a listing of 20 numbered images in pages of 8, except where `break_it` says otherwise
+/// for (offset, walk); each walk is 3 requests.
+fn twenty_with(
+    break_it: impl Fn(usize, usize) -> Option<String> + Send + Sync + 'static,
+) -> Arc<Script> {
+    Arc::new(move |offset, limit, seq| {
+        let walk = seq / 3;
+        break_it(offset, walk)
+            .map(|body| (200, body))
+            .unwrap_or_else(|| (200, scripted_page(20, offset..(offset + limit).min(20))))
+    })
+}
+
+#[tokio::test]
+async fn an_inconsistent_listing_is_walked_again_then_refused_naming_the_region() {
+    let cases: Vec<(&str, Arc<Script>, &str)> = vec![
+        (
+            "empty page",
+            twenty_with(|offset, _| (offset == 8).then(|| scripted_page(20, 0..0))),
+            "an empty page at offset 8 of TotalCount 20",
+        ),
+        (
+            "overlap",
+            // An image inserted mid-walk pushes the second page back by one.
+            twenty_with(|offset, _| (offset == 8).then(|| scripted_page(20, 7..15))),
+            "ImageId uimage-0007 on two pages",
+        ),
+        (
+            "total changed",
+            twenty_with(|offset, _| (offset == 16).then(|| scripted_page(21, 16..20))),
+            "TotalCount changed from 20 to 21 between pages",
+        ),
+        (
+            "count mismatch",
+            // The last page holds more images than TotalCount allows.
+            twenty_with(|offset, _| (offset == 16).then(|| scripted_page(20, 16..22))),
+            "22 distinct images received for TotalCount 20",
+        ),
+    ];
+    for (name, script, problem) in cases {
+        let (url, asked) = scripted_server(script).await;
+        let client = client_for(&url, demo_credentials(), small_pages());
+        let error = client
+            .list(&listing("cn-sh2", None))
+            .await
+            .expect_err("never used");
+        assert!(matches!(error, Error::Api(_)), "{name}: {error:?}");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "DescribeImage in cn-sh2: the listing stayed inconsistent over 3 walks ({problem}); \
+                 not used — the catalog changed while it was read, or the API pages \
+                 inconsistently; run again later"
+            ),
+            "{name}"
+        );
+        assert_eq!(
+            asked.lock().expect("log").len(),
+            9,
+            "{name}: three walks of three pages"
+        );
+    }
+
+    // A listing that settles on the second walk is used.
+    let (url, asked) = scripted_server(twenty_with(|offset, walk| {
+        (offset == 8 && walk == 0).then(|| scripted_page(20, 7..15))
+    }))
+    .await;
+    let client = client_for(&url, demo_credentials(), small_pages());
+    let images = client
+        .list(&listing("cn-sh2", None))
+        .await
+        .expect("second walk");
+    let expected: Vec<String> = (0..20).map(|i| format!("uimage-{i:04}")).collect();
+    assert_eq!(ids(&images), expected);
+    assert_eq!(asked.lock().expect("log").len(), 6);
+}
+
+#[tokio::test]
+async fn an_absurd_total_count_stops_before_any_further_page() {
+    let (url, asked) = scripted_server(Arc::new(|_, _, _| {
+        (200, scripted_page(10_000_000_000, 0..8))
+    }))
+    .await;
+    let client = client_for(&url, demo_credentials(), small_pages());
+    let error = client
+        .list(&listing("hk", None))
+        .await
+        .expect_err("refused");
+    assert_eq!(
+        error.to_string(),
+        "DescribeImage in hk: TotalCount 10000000000 is more than --max-listing 100000; not \
+         walked — raise --max-listing if the listing really is that large"
+    );
+    assert_eq!(asked.lock().expect("log").len(), 1);
+
+    // Allowed by --max-listing, a huge total is still asked lazily: the walk stops at the first
+    // empty page with a bounded number of requests, not one task per claimed page.
+    let (url, asked) = scripted_server(Arc::new(|offset, _, _| {
+        let images = if offset == 0 { 0..8 } else { 0..0 };
+        (200, scripted_page(1_000_000_000, images))
+    }))
+    .await;
+    let options = ClientOptions {
+        max_listing: u64::MAX,
+        concurrency: 4,
+        ..small_pages()
+    };
+    let client = client_for(&url, demo_credentials(), options);
+    let started = Instant::now();
+    let error = client
+        .list(&listing("hk", None))
+        .await
+        .expect_err("inconsistent");
+    assert!(
+        error.to_string().contains("an empty page at offset"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let requests = asked.lock().expect("log").len();
+    assert!(requests <= 3 * (1 + 4), "{requests} requests");
+}
+
+#[tokio::test]
+async fn refusals_carry_their_hint_and_the_request_id() {
+    let cases = [
+        (
+            160,
+            "UCloud saw no Action parameter: something between imagelock and the API (a proxy?) dropped the request body; check the endpoint",
+        ),
+        (
+            170,
+            "UCloud saw no signature: something between imagelock and the API (a proxy?) dropped the request body; check the endpoint",
+        ),
+        (
+            172,
+            "UCloud does not know this public key (the keys came from the demo pair); check it in the UCloud console's API keys",
+        ),
+        (
+            174,
+            "UCloud found no valid token: for an account of a dedicated cloud channel, the profile's channel_key must match it (`ucloud config --channel-key ...`)",
+        ),
+        (
+            292,
+            "project \"org-x\" does not exist for this account; check project_id (the spec entry's, else UCLOUD_PROJECT_ID, else the profile's)",
+        ),
+        (
+            293,
+            "this account may not use that zone; check the entry's zone",
+        ),
+        (
+            294,
+            "UCloud refused this machine's IP address: the API key has an IP allow-list; add this address to it in the UCloud console",
+        ),
+        (
+            299,
+            "IAM permission check failed: this (sub-)account needs permission to call DescribeImage (UHost read access) in the project",
+        ),
+    ];
+    for (code, hint) in cases {
+        let (url, asked) = scripted_server(Arc::new(move |_, _, _| {
+            (
+                200,
+                format!(r#"{{"RetCode":"{code}","Message":"refused"}}"#),
+            )
+        }))
+        .await;
+        let options = ClientOptions {
+            project_id: Some("org-x".into()),
+            ..ClientOptions::default()
+        };
+        let client = client_for(&url, demo_credentials(), options);
+        let error = client
+            .list(&listing("hk", None))
+            .await
+            .expect_err("refused");
+        assert_eq!(
+            error.to_string(),
+            format!(
+                r#"DescribeImage in hk: RetCode {code} "refused" (request scripted-0) — {hint}"#
+            )
+        );
+        assert_eq!(asked.lock().expect("log").len(), 1, "{code} is not retried");
+    }
+}
+
+#[tokio::test]
+async fn the_default_project_is_sent_unless_the_listing_names_one() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let server = sim(SimConfig::new(catalog));
+    let options = ClientOptions {
+        project_id: Some("org-team-a".into()),
+        ..ClientOptions::default()
+    };
+    let client = client_for(&server.url(), demo_credentials(), options);
+    client.list(&listing(&region, None)).await.expect("lists");
+    let mut own = listing(&region, None);
+    own.project_id = Some("org-demo".into());
+    client.list(&own).await.expect("lists");
+    // verify asks exactly where a pin was made: no default added.
+    client
+        .describe_ids(&region, None, &["uimage-none".to_string()])
+        .await
+        .expect("asks");
+    let projects: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .map(|r| r.params.get("ProjectId").cloned())
+        .collect();
+    assert_eq!(
+        projects.first().cloned().flatten().as_deref(),
+        Some("org-team-a")
+    );
+    assert!(projects.contains(&Some("org-demo".to_string())));
+    assert_eq!(projects.last(), Some(&None));
+}
+
+#[tokio::test]
+async fn region_has_images_asks_one_image_of_the_region() {
+    let catalog = catalog();
+    let region = first_region(&catalog);
+    let server = sim(SimConfig::new(catalog));
+    let client = client_for(&server.url(), demo_credentials(), ClientOptions::default());
+    assert!(client.region_has_images(&region).await.expect("asks"));
+    assert!(!client.region_has_images("cn-bj3").await.expect("asks"));
+    let asked: Vec<(Option<String>, Option<String>)> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            (
+                r.params.get("Region").cloned(),
+                r.params.get("Limit").cloned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            (Some(region.clone()), Some("1".to_string())),
+            (Some("cn-bj3".to_string()), Some("1".to_string()))
+        ]
+    );
 }

@@ -197,3 +197,57 @@ fn a_killed_run_leaves_the_old_lockfile() {
     names.sort();
     assert_eq!(names, ["imagelock.lock", "imagelock.yaml"]);
 }
+
+/// An API that answers RetCode 153 whenever more than two requests are in flight: the run slows
+/// down instead of failing, and pins exactly what an unthrottled run pins.
+#[test]
+fn a_rate_limited_api_gives_the_same_pins() {
+    let (expected, _) = fault_free_lock();
+    let mut config = SimConfig::new(example_catalog());
+    config.page_cap = PAGE_CAP;
+    config.latency = Duration::from_millis(20);
+    config.max_in_flight = Some(2);
+    let project = Project::with_config(SPEC, config);
+    let (code, _, stderr) = project.run(&["lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(project.lock_bytes().expect("a lockfile"), expected);
+    let stats = project.sim.stats();
+    assert!(
+        stats.by_retcode.get("153").copied().unwrap_or(0) > 0,
+        "the limit was never hit: {stats:?}"
+    );
+}
+
+/// `"RetCode": "0"` and `"TotalCount": "12"`, as UCloud's Go SDK patches for.
+#[test]
+fn string_codes_give_the_same_pins() {
+    let (expected, _) = fault_free_lock();
+    let mut config = SimConfig::new(example_catalog());
+    config.page_cap = PAGE_CAP;
+    config.string_codes = true;
+    let project = Project::with_config(SPEC, config);
+    let (code, _, stderr) = project.run(&["lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(project.lock_bytes().expect("a lockfile"), expected);
+}
+
+/// `-v` shows one line per request with the answer's request id, which UCloud support asks for.
+#[test]
+fn verbose_request_lines_carry_the_request_id() {
+    let project = Project::new(SPEC);
+    let (code, _, stderr) = project.run(&["-v", "lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("DescribeImage request"))
+        .collect();
+    assert_eq!(lines.len() as u64, project.requests(), "{stderr}");
+    for n in 0..project.requests() {
+        let id = format!("request_uuid=sim-{n:012}");
+        assert_eq!(
+            lines.iter().filter(|l| l.contains(&id)).count(),
+            1,
+            "{id} in {stderr}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use imagelock::lockfile::{self, LockedImage, Lockfile, Pin, RunLock};
 use imagelock::resolve::Picks;
 use imagelock::spec::{self, Spec};
-use imagelock::ucloud::{self, Client, ClientOptions, Endpoint};
+use imagelock::ucloud::{self, Client};
 use imagelock::{Error, Exit, Result};
 
 use crate::cli::{Cli, Command, GlobalArgs};
@@ -108,39 +108,24 @@ impl Session {
     /// otherwise.
     pub fn client(&self) -> Result<Client> {
         let env = |name: &str| std::env::var(name).ok();
-        let settings = ucloud::load_settings(self.args.profile.as_deref(), &env)?;
-        for warning in &settings.warnings {
-            self.warn(warning);
-        }
-        let credentials = settings.credentials.ok_or_else(|| {
-            Error::Invalid(
-                "no UCloud credentials: set UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY, or configure \
-                 a profile in ~/.ucloud/credential.json (the UCloud CLI's `ucloud init` writes it)"
-                    .to_string(),
-            )
-        })?;
-        let endpoint = self
-            .args
-            .endpoint
-            .clone()
-            .or(settings.base_url)
-            .unwrap_or_else(|| ucloud::DEFAULT_ENDPOINT.to_string());
-        let endpoint = Endpoint::parse(&endpoint)?;
-        let defaults = ClientOptions::default();
-        let options = ClientOptions {
-            // An explicit flag beats the profile, which beats the default.
-            timeout: self
-                .args
-                .timeout
-                .or(settings.timeout)
-                .unwrap_or(defaults.timeout),
+        let options = ucloud::ConnectOptions {
+            endpoint: self.args.endpoint.clone(),
+            profile: self.args.profile.clone(),
+            allow_http: self.args.allow_http,
+            timeout: self.args.timeout,
             retry_budget: self.args.retry_budget,
             max_attempts: self.args.max_attempts,
             concurrency: usize::from(self.args.concurrency),
             page_size: self.args.page_size,
-            ..defaults
+            max_listing: self.args.max_listing,
         };
-        let mut client = Client::new(endpoint, credentials, options)?;
+        let ucloud::Connection {
+            mut client,
+            warnings,
+        } = ucloud::connect(&options, &env)?;
+        for warning in &warnings {
+            self.warn(warning);
+        }
         if let Some(observer) = self.progress.observer() {
             client.set_observer(observer);
         }

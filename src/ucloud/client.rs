@@ -1,48 +1,69 @@
-//! The `DescribeImage` client: signed form POSTs over one keep-alive pool, concurrent paging that
-//! never loses or repeats an image, and bounded retries (docs/reliability.md).
+//! The `DescribeImage` client: signed form POSTs over one keep-alive pool, paging that never uses
+//! an inconsistent listing, retries within a time budget, and an adaptive limit on requests in
+//! flight that backs off when the API says "slow down".
 //!
 //! Paging is shaped by round trips: the first page tells the total and the server's page cap,
-//! then every remaining page is asked at once (bounded by one semaphore for the whole client), so
-//! a listing of any size costs about two round trips of latency.
+//! then the remaining pages are asked as the limit on requests in flight allows (never all at
+//! once, whatever `TotalCount` claims), so a listing of any size costs about two round trips of
+//! latency and bounded memory.
+//!
+//! Conventions taken from UCloud's own clients: the `X-UCLOUD-REQUEST-UUID` header is kept for
+//! every error (`ucloud/client.go` in `ucloud/ucloud-sdk-go`); a profile's `channel_key` is sent as
+//! the `channel-key` header (`cmd/internal/platform/client.go` in `ucloud/ucloud-cli`); the project
+//! of the profile or `UCLOUD_PROJECT_ID` is sent with every call unless the call names its own
+//! (`external/env_config.go` in the Go SDK, `ProjectId` of the CLI's config).
 
 use std::collections::{BTreeMap, HashSet};
+use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use futures_util::{StreamExt, TryStreamExt, stream};
 use serde::Deserialize;
-use tokio::sync::Semaphore;
-use tokio::task::JoinSet;
-use tracing::{Instrument, debug, trace};
+use tracing::{debug, trace};
 
 use super::Image;
 use super::credentials::Credentials;
 use super::endpoint::Endpoint;
-use super::retry::{self, Failure};
+use super::error::ApiError;
+use super::lenient;
+use super::limit::AdaptiveLimit;
+use super::retry::{self, Detail, Failure};
 use super::sign::sign;
 use crate::error::Error;
 use crate::plan::Listing;
 
 const ACTION: &str = "DescribeImage";
-/// The API takes at most this many `ImageIds.N` in one request.
+/// The most `ImageIds.N` sent in one request. UCloud does not publish a limit (not published; our
+/// choice): 100 keeps a request's form well under any proxy's size limits.
 pub const MAX_IDS_PER_REQUEST: usize = 100;
+/// How many times an inconsistent listing is walked again before the run fails.
+pub const MAX_REWALKS: u32 = 2;
 
-/// Tuning knobs; [`Default`] gives the documented defaults.
+/// Tuning knobs and per-run settings; [`Default`] gives the documented defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientOptions {
     /// Per HTTP attempt, from connecting to the last byte of the body.
     pub timeout: Duration,
-    /// Total time spent on one request including its retries: no retry is started whose sleep
-    /// would end past it, and each attempt's timeout is cut to what is left of it (down to
-    /// one second), so a request gives up within about the budget.
+    /// Total time spent on one request including its retries and slow-down waits: no retry is
+    /// started whose sleep would end past it, and each attempt's timeout is cut to what is left
+    /// of it (down to one second), so a request gives up within about the budget.
     pub retry_budget: Duration,
-    /// Attempts per request, the first included.
+    /// Attempts per request, the first included; "slow down" answers do not count.
     pub max_attempts: u32,
-    /// Requests in flight for the whole client.
+    /// The most requests in flight for the whole client; the limit starts here and is lowered
+    /// (then grown back) when the API answers "slow down".
     pub concurrency: usize,
-    /// The `Limit` asked for; the server may cap it lower.
+    /// The `Limit` asked for; the server may cap it lower (its cap is not published).
     pub page_size: u32,
     /// A larger response body is refused rather than buffered.
     pub max_body_bytes: usize,
+    /// A listing whose `TotalCount` is larger fails before any further page is asked.
+    pub max_listing: u64,
+    /// The project sent when a listing names none: `UCLOUD_PROJECT_ID`, else the profile's.
+    pub project_id: Option<String>,
+    /// Sent as the `channel-key` header (dedicated-channel accounts).
+    pub channel_key: Option<String>,
 }
 
 impl Default for ClientOptions {
@@ -54,6 +75,9 @@ impl Default for ClientOptions {
             concurrency: 16,
             page_size: 500,
             max_body_bytes: 32 * 1024 * 1024,
+            max_listing: 100_000,
+            project_id: None,
+            channel_key: None,
         }
     }
 }
@@ -64,7 +88,7 @@ pub struct RequestEvent {
     pub region: String,
     pub offset: u64,
     pub limit: u32,
-    /// 1 for the first try of a request.
+    /// 1 for the first send of a request (slow-down resends count here too).
     pub attempt: u32,
     pub elapsed: Duration,
     /// Images in the page (0 on failure).
@@ -75,6 +99,8 @@ pub struct RequestEvent {
     pub error: Option<String>,
     /// Whether a failed attempt will be tried again.
     pub will_retry: bool,
+    /// The answer's `X-UCLOUD-REQUEST-UUID`, when one came.
+    pub request_uuid: Option<String>,
 }
 
 impl RequestEvent {
@@ -97,7 +123,7 @@ struct Inner {
     endpoint: Endpoint,
     credentials: Credentials,
     options: ClientOptions,
-    in_flight: Semaphore,
+    limit: AdaptiveLimit,
     observer: RwLock<Option<Observer>>,
 }
 
@@ -105,6 +131,7 @@ struct Inner {
 #[derive(Debug)]
 struct Page {
     offset: u64,
+    limit: u32,
     total_count: Option<u64>,
     images: Vec<Image>,
 }
@@ -113,13 +140,55 @@ struct Page {
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct Response {
+    #[serde(deserialize_with = "lenient::flexible_int")]
     ret_code: i64,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "lenient::string")]
+    message: String,
+    #[serde(default, deserialize_with = "lenient::flexible_count")]
     total_count: Option<u64>,
     #[serde(default)]
     image_set: Option<Vec<Image>>,
+}
+
+/// Only the status of an answer, for when the rest of it is malformed.
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Head {
+    #[serde(deserialize_with = "lenient::flexible_int")]
+    ret_code: i64,
+    #[serde(default, deserialize_with = "lenient::string")]
+    message: String,
+}
+
+/// Why a complete walk of a listing cannot be trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Inconsistency {
+    EmptyPage { offset: u64, total: u64 },
+    Duplicate { image_id: String },
+    TotalChanged { from: u64, to: u64 },
+    CountMismatch { distinct: u64, total: u64 },
+}
+
+impl fmt::Display for Inconsistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Inconsistency::EmptyPage { offset, total } => {
+                write!(f, "an empty page at offset {offset} of TotalCount {total}")
+            }
+            Inconsistency::Duplicate { image_id } => {
+                write!(f, "ImageId {image_id} on two pages")
+            }
+            Inconsistency::TotalChanged { from, to } => {
+                write!(f, "TotalCount changed from {from} to {to} between pages")
+            }
+            Inconsistency::CountMismatch { distinct, total } => {
+                write!(
+                    f,
+                    "{distinct} distinct images received for TotalCount {total}"
+                )
+            }
+        }
+    }
 }
 
 impl Client {
@@ -133,8 +202,20 @@ impl Client {
                 "retry attempts, page size and concurrency must each be at least 1".into(),
             ));
         }
+        let mut headers = reqwest::header::HeaderMap::new();
+        if let Some(key) = options.channel_key.as_deref() {
+            let value = reqwest::header::HeaderValue::from_str(key.trim()).map_err(|_| {
+                Error::Invalid(
+                    "the profile's channel_key is not a valid HTTP header value (letters, digits \
+                     and punctuation only)"
+                        .into(),
+                )
+            })?;
+            headers.insert("channel-key", value);
+        }
         let http = reqwest::Client::builder()
             .user_agent(concat!("imagelock/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
             .timeout(options.timeout)
             .connect_timeout(options.timeout)
             .pool_max_idle_per_host(options.concurrency)
@@ -147,7 +228,7 @@ impl Client {
                 http,
                 endpoint,
                 credentials,
-                in_flight: Semaphore::new(options.concurrency),
+                limit: AdaptiveLimit::new(options.concurrency),
                 options,
                 observer: RwLock::new(None),
             }),
@@ -162,6 +243,18 @@ impl Client {
         &self.inner.options
     }
 
+    /// The requests allowed in flight now (lower than `concurrency` after "slow down" answers).
+    pub fn current_concurrency(&self) -> usize {
+        self.inner.limit.current()
+    }
+
+    /// The `ProjectId` actually sent for a listing whose spec entry names `spec_project`: the
+    /// entry's, else `UCLOUD_PROJECT_ID`'s, else the profile's, else none (the account's default
+    /// project). A pin records this.
+    pub fn effective_project<'a>(&'a self, spec_project: Option<&'a str>) -> Option<&'a str> {
+        spec_project.or(self.inner.options.project_id.as_deref())
+    }
+
     /// Called after every HTTP attempt, from whatever task made it.
     pub fn set_observer(&mut self, observer: Arc<dyn Fn(RequestEvent) + Send + Sync>) {
         // A poisoned lock only means an observer panicked; replacing it is still right.
@@ -172,7 +265,8 @@ impl Client {
         *slot = Some(observer);
     }
 
-    /// Every image of one listing, in the API's order, each once.
+    /// Every image of one listing, in the API's order, each once. The listing's `project_id`,
+    /// else the default project (see [`Client::effective_project`]), is sent.
     pub async fn list(&self, listing: &Listing) -> Result<Vec<Image>, Error> {
         let mut params = vec![("Region".to_string(), listing.region.clone())];
         let mut push = |name: &str, value: Option<&str>| {
@@ -181,20 +275,20 @@ impl Client {
             }
         };
         push("Zone", listing.zone.as_deref());
-        push("ProjectId", listing.project_id.as_deref());
+        push(
+            "ProjectId",
+            self.effective_project(listing.project_id.as_deref()),
+        );
         push("ImageType", listing.image_type.map(|t| t.as_str()));
         push("OsType", listing.os_type.map(|t| t.as_str()));
         push("FuncType", listing.func_type.map(|t| t.as_str()));
         push("ImageId", listing.image_id.as_deref());
-        let images = Arc::clone(&self.inner)
-            .walk(listing.region.clone(), params)
-            .await?;
-        Ok(dedupe(images))
+        self.inner.walk(&listing.region, &params).await
     }
 
-    /// The images among `ids` that exist in `region` (as seen from `project_id`, when given), in
-    /// the order of `ids`' batches; missing ids are simply absent. Batches of at most 100 ids are
-    /// asked concurrently.
+    /// The images among `ids` that exist in `region` (as seen from exactly `project_id`: no
+    /// default project is added, so `verify` asks where the pin was made), in the order of `ids`'
+    /// batches; missing ids are simply absent. Batches of at most [`MAX_IDS_PER_REQUEST`] ids.
     pub async fn describe_ids(
         &self,
         region: &str,
@@ -203,8 +297,7 @@ impl Client {
     ) -> Result<Vec<Image>, Error> {
         let mut distinct = HashSet::new();
         let ids: Vec<&String> = ids.iter().filter(|id| distinct.insert(*id)).collect();
-        let mut batches = JoinSet::new();
-        for (index, batch) in ids.chunks(MAX_IDS_PER_REQUEST).enumerate() {
+        let batches = ids.chunks(MAX_IDS_PER_REQUEST).map(|batch| {
             let mut params = vec![("Region".to_string(), region.to_string())];
             if let Some(project_id) = project_id {
                 params.push(("ProjectId".to_string(), project_id.to_string()));
@@ -215,68 +308,153 @@ impl Client {
                     .enumerate()
                     .map(|(n, id)| (format!("ImageIds.{n}"), (*id).clone())),
             );
-            let inner = Arc::clone(&self.inner);
-            let region = region.to_string();
-            batches.spawn(
-                async move { (index, inner.walk(region, params).await) }
-                    .instrument(tracing::Span::current()),
-            );
+            let inner = &self.inner;
+            async move { inner.walk(region, &params).await }
+        });
+        // In order, at most as many batches at once as requests may be in flight.
+        let results: Vec<Vec<Image>> = stream::iter(batches)
+            .buffered(self.inner.options.concurrency)
+            .try_collect()
+            .await?;
+        let mut seen = HashSet::new();
+        Ok(results
+            .into_iter()
+            .flatten()
+            .filter(|image| seen.insert(image.image_id.clone()))
+            .collect())
+    }
+
+    /// Whether `region` has any image at all: one request with only `Region` (and the default
+    /// project, without which a sub-account cannot call at all) and `Limit=1`. For the hint
+    /// "no images at all in region X: is the name right?" when an entry finds nothing; that
+    /// UCloud has Base images in every region is our belief, not published.
+    pub async fn region_has_images(&self, region: &str) -> Result<bool, Error> {
+        let mut params = vec![("Region".to_string(), region.to_string())];
+        if let Some(project) = self.effective_project(None) {
+            params.push(("ProjectId".to_string(), project.to_string()));
         }
-        let mut results = BTreeMap::new();
-        while let Some(joined) = batches.join_next().await {
-            let (index, images) = joined.map_err(join_error)?;
-            results.insert(index, images?);
-        }
-        Ok(dedupe(results.into_values().flatten().collect()))
+        let page = self.inner.fetch(region, &params, 0, 1).await?;
+        Ok(page.total_count.unwrap_or(0) > 0 || !page.images.is_empty())
     }
 }
 
 impl Inner {
-    /// All pages of one query: the first page, then the rest concurrently, then any gaps that
-    /// short pages left, walked one page at a time.
-    async fn walk(
-        self: Arc<Self>,
-        region: String,
-        params: Vec<(String, String)>,
-    ) -> Result<Vec<Image>, Error> {
+    fn error(&self, region: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(ACTION, Some(region), message)
+    }
+
+    /// Every image of one query, from a walk that is consistent: walked again (at most
+    /// [`MAX_REWALKS`] times, within the retry budget) when it is not, never used when it stays so.
+    async fn walk(&self, region: &str, params: &[(String, String)]) -> Result<Vec<Image>, Error> {
+        let started = Instant::now();
+        let mut walks = 0;
+        loop {
+            walks += 1;
+            let problem = match self.walk_once(region, params).await? {
+                Ok(images) => return Ok(images),
+                Err(problem) => problem,
+            };
+            let over_budget = started.elapsed() >= self.options.retry_budget;
+            if walks > MAX_REWALKS || over_budget {
+                return Err(self
+                    .error(
+                        region,
+                        format!(
+                            "the listing stayed inconsistent over {walks} walk{} ({problem}); \
+                             not used",
+                            if walks == 1 { "" } else { "s" }
+                        ),
+                    )
+                    .with_hint(
+                        "the catalog changed while it was read, or the API pages inconsistently; \
+                         run again later",
+                    )
+                    .into());
+            }
+            debug!(region, walk = walks, %problem, "inconsistent listing; walking it again");
+        }
+    }
+
+    /// One walk: the first page, then the rest as the limit allows, then any gaps short pages
+    /// left; then the checks that make it trustworthy.
+    async fn walk_once(
+        &self,
+        region: &str,
+        params: &[(String, String)],
+    ) -> Result<Result<Vec<Image>, Inconsistency>, Error> {
         let page_size = self.options.page_size;
-        let first = self.fetch(&region, &params, 0, page_size).await?;
-        let received = first.images.len() as u64;
+        let first = self.fetch(region, params, 0, page_size).await?;
         let Some(total) = first.total_count else {
-            // Without a total the only safe walk is page after page until an empty one.
-            return self
-                .fill(&region, &params, BTreeMap::from([(0, first.images)]), None)
-                .await;
+            // Without a total the only walk is page after page until an empty one.
+            return self.walk_without_total(region, params, first).await;
         };
-        if received == 0 || received >= total {
-            return Ok(first.images);
+        self.check_total(region, total)?;
+        let received = first.images.len() as u64;
+        if received == 0 {
+            return Ok(if total == 0 {
+                Ok(Vec::new())
+            } else {
+                Err(Inconsistency::EmptyPage { offset: 0, total })
+            });
         }
         // A short first page shows the server's cap; stepping by it makes every later page full.
-        let step = if received < u64::from(page_size) {
-            received
-        } else {
-            u64::from(page_size)
-        };
+        let step = received.min(u64::from(page_size));
         let limit = u32::try_from(step).unwrap_or(page_size);
-
         let mut pages = BTreeMap::from([(0u64, first.images)]);
-        let mut rest = JoinSet::new();
-        let mut offset = received;
-        while offset < total {
-            let inner = Arc::clone(&self);
-            let region = region.clone();
-            let params = params.clone();
-            rest.spawn(
-                async move { inner.fetch(&region, &params, offset, limit).await }
-                    .instrument(tracing::Span::current()),
-            );
-            offset += step;
-        }
-        while let Some(joined) = rest.join_next().await {
-            let page = joined.map_err(join_error)??;
+        // Offsets are generated lazily: at most `concurrency` pages are asked at a time.
+        let offsets = (1..).map(|n| n * step).take_while(|offset| *offset < total);
+        let mut rest = stream::iter(offsets)
+            .map(|offset| self.fetch(region, params, offset, limit))
+            .buffer_unordered(self.options.concurrency);
+        while let Some(page) = rest.next().await {
+            let page = page?;
+            if let Some(problem) = page_problem(&page, total) {
+                return Ok(Err(problem));
+            }
             pages.insert(page.offset, page.images);
         }
-        self.fill(&region, &params, pages, Some(total)).await
+        drop(rest);
+        let images = match self.fill(region, params, pages, total).await? {
+            Ok(images) => images,
+            Err(problem) => return Ok(Err(problem)),
+        };
+        Ok(check_listing(images, Some(total)))
+    }
+
+    fn check_total(&self, region: &str, total: u64) -> Result<(), Error> {
+        let max = self.options.max_listing;
+        if total > max {
+            return Err(self
+                .error(
+                    region,
+                    format!("TotalCount {total} is more than --max-listing {max}; not walked"),
+                )
+                .with_hint("raise --max-listing if the listing really is that large")
+                .into());
+        }
+        Ok(())
+    }
+
+    /// Page after page until an empty one, for an answer without `TotalCount`.
+    async fn walk_without_total(
+        &self,
+        region: &str,
+        params: &[(String, String)],
+        first: Page,
+    ) -> Result<Result<Vec<Image>, Inconsistency>, Error> {
+        let mut images = first.images;
+        let mut limit = first.limit;
+        let mut last = images.len();
+        while last > 0 {
+            self.check_total(region, images.len() as u64)?;
+            let page = self
+                .fetch(region, params, images.len() as u64, limit)
+                .await?;
+            last = page.images.len();
+            limit = limit.min(u32::try_from(last).unwrap_or(limit)).max(1);
+            images.extend(page.images);
+        }
+        Ok(check_listing(images, None))
     }
 
     /// Stitches pages together in offset order, fetching whatever short pages left out.
@@ -285,15 +463,11 @@ impl Inner {
         region: &str,
         params: &[(String, String)],
         mut pages: BTreeMap<u64, Vec<Image>>,
-        total: Option<u64>,
-    ) -> Result<Vec<Image>, Error> {
+        total: u64,
+    ) -> Result<Result<Vec<Image>, Inconsistency>, Error> {
         let mut images = Vec::new();
         let mut cursor = 0u64;
-        let mut total = total;
-        loop {
-            if total.is_some_and(|t| cursor >= t) {
-                break;
-            }
+        while cursor < total {
             // A fetched page covering the cursor (normally one starting exactly there).
             let covering = pages
                 .range(..=cursor)
@@ -308,9 +482,6 @@ impl Inner {
                 images.extend(taken);
                 continue;
             }
-            if pages.get(&cursor).is_some_and(Vec::is_empty) {
-                break;
-            }
             // A gap: ask exactly up to the next fetched page so nothing is asked twice.
             let next_start = pages.range(cursor..).next().map(|(start, _)| *start);
             let want = next_start.map_or(u64::from(self.options.page_size), |s| s - cursor);
@@ -323,19 +494,16 @@ impl Inner {
                 "filling a gap left by a short page"
             );
             let page = self.fetch(region, params, cursor, limit).await?;
-            if let Some(t) = page.total_count {
-                total = Some(t);
-            }
-            if page.images.is_empty() {
-                break;
+            if let Some(problem) = page_problem(&page, total) {
+                return Ok(Err(problem));
             }
             cursor += page.images.len() as u64;
             images.extend(page.images);
         }
-        Ok(images)
+        Ok(Ok(images))
     }
 
-    /// One page, with retries.
+    /// One page, with retries and slow-down waits.
     async fn fetch(
         &self,
         region: &str,
@@ -357,93 +525,155 @@ impl Inner {
         let signature = sign(&params, &self.credentials.private_key);
         params.push(("Signature".to_string(), signature));
 
+        let budget = self.options.retry_budget;
         let started = Instant::now();
-        let mut attempt = 0;
+        let mut sends = 0;
+        // Failed attempts; "slow down" answers are not counted.
+        let mut failures = 0;
+        let mut slow_downs = 0;
         loop {
-            attempt += 1;
+            sends += 1;
+            let permit = self.limit.acquire().await;
+            // Measured after the permit: waiting for a slot counts against the budget too.
+            let timeout = retry::attempt_timeout(self.options.timeout, budget, started.elapsed());
             let attempt_started = Instant::now();
-            let outcome = {
-                let _permit = self
-                    .in_flight
-                    .acquire()
-                    .await
-                    .map_err(|_| Error::Internal("the request limiter was closed".into()))?;
-                // Measured after the permit: waiting for a slot counts against the budget too.
-                let timeout = retry::attempt_timeout(
-                    self.options.timeout,
-                    self.options.retry_budget,
-                    started.elapsed(),
-                );
-                self.attempt(region, &params, timeout).await
-            };
+            let (status, uuid, outcome) = self.attempt(region, &params, timeout).await;
             let elapsed = attempt_started.elapsed();
-            let (status, outcome) = outcome;
-            let delay = retry::backoff(attempt);
-            let will_retry = matches!(outcome, Err(Failure::Transient(_)))
-                && retry::should_retry(
-                    attempt,
-                    self.options.max_attempts,
-                    started.elapsed(),
-                    delay,
-                    self.options.retry_budget,
-                );
+            let (delay, will_retry) = match &outcome {
+                Ok(_) => (Duration::ZERO, false),
+                Err(Failure::Fatal(_)) => (Duration::ZERO, false),
+                Err(Failure::SlowDown { retry_after, .. }) => {
+                    slow_downs += 1;
+                    let left = budget.saturating_sub(started.elapsed());
+                    let wanted = retry_after.unwrap_or_else(|| retry::backoff(slow_downs));
+                    (wanted.min(left), !left.is_zero())
+                }
+                Err(Failure::Transient(_)) => {
+                    failures += 1;
+                    let delay = retry::backoff(failures);
+                    let again = retry::should_retry(
+                        failures,
+                        self.options.max_attempts,
+                        started.elapsed(),
+                        delay,
+                        budget,
+                    );
+                    (delay, again)
+                }
+            };
             debug!(
                 region,
                 offset,
                 limit,
                 status,
+                request_uuid = %uuid.as_deref().unwrap_or("-"),
                 elapsed_ms = elapsed.as_millis() as u64,
-                attempt,
+                attempt = sends,
+                in_flight_limit = self.limit.current(),
                 ok = outcome.is_ok(),
-                "DescribeImage attempt"
+                "DescribeImage request"
             );
             let error = match &outcome {
                 Ok(_) => None,
-                Err(Failure::Transient(message)) => Some(message.clone()),
+                Err(Failure::Transient(detail)) | Err(Failure::SlowDown { detail, .. }) => {
+                    Some(detail.message.clone())
+                }
                 Err(Failure::Fatal(error)) => Some(error.to_string()),
             };
             self.notify(RequestEvent {
                 region: region.to_string(),
                 offset,
                 limit,
-                attempt,
+                attempt: sends,
                 elapsed,
                 items: outcome.as_ref().map_or(0, |(_, images)| images.len()),
                 total_count: outcome.as_ref().ok().and_then(|(total, _)| *total),
                 error,
                 will_retry,
+                request_uuid: uuid.clone(),
             });
             match outcome {
                 Ok((total_count, images)) => {
+                    permit.succeeded();
                     return Ok(Page {
                         offset,
+                        limit,
                         total_count,
                         images,
                     });
                 }
-                Err(Failure::Fatal(error)) => return Err(error),
-                Err(Failure::Transient(message)) if !will_retry => {
-                    return Err(Error::Api(format!(
-                        "{ACTION} in {region} failed after {attempt} attempt{} over {:.1}s: {message}",
-                        if attempt == 1 { "" } else { "s" },
-                        started.elapsed().as_secs_f64()
-                    )));
+                Err(Failure::Fatal(error)) => return Err(Error::Api(error)),
+                Err(Failure::SlowDown { detail, .. }) => {
+                    if permit.slowed_down() {
+                        debug!(
+                            region,
+                            in_flight_limit = self.limit.current(),
+                            "the API asked to slow down; fewer requests in flight"
+                        );
+                    }
+                    if !will_retry {
+                        return Err(self.final_error(region, &detail, sends, started, true));
+                    }
+                    tokio::time::sleep(delay).await;
                 }
-                Err(Failure::Transient(message)) => {
-                    debug!(region, offset, attempt, delay_ms = delay.as_millis() as u64, error = %message, "retrying");
+                Err(Failure::Transient(detail)) => {
+                    drop(permit);
+                    if !will_retry {
+                        return Err(self.final_error(region, &detail, failures, started, false));
+                    }
+                    debug!(region, offset, attempt = sends, delay_ms = delay.as_millis() as u64, error = %detail.message, "retrying");
                     tokio::time::sleep(delay).await;
                 }
             }
         }
     }
 
-    /// One HTTP round trip: the status (if any answer came) and the page or why it failed.
+    fn final_error(
+        &self,
+        region: &str,
+        detail: &Detail,
+        attempts: u32,
+        started: Instant,
+        slowed: bool,
+    ) -> Error {
+        let plural = if attempts == 1 { "" } else { "s" };
+        let secs = started.elapsed().as_secs_f64();
+        let message = if slowed {
+            format!(
+                "still rate-limited after {attempts} send{plural} over {secs:.1}s: {}",
+                detail.message
+            )
+        } else {
+            format!(
+                "failed after {attempts} attempt{plural} over {secs:.1}s: {}",
+                detail.message
+            )
+        };
+        let mut error = self
+            .error(region, message)
+            .with_request_uuid(detail.request_uuid.clone());
+        error.ret_code = detail.ret_code;
+        if slowed {
+            error = error.with_hint(
+                "the API limits how fast it may be called; run again later, or raise \
+                 --retry-budget",
+            );
+        }
+        error.into()
+    }
+
+    /// One HTTP round trip: the status and request UUID (if an answer came) and the page or why
+    /// it failed.
     async fn attempt(
         &self,
         region: &str,
         params: &[(String, String)],
         timeout: Duration,
-    ) -> (Option<u16>, Result<(Option<u64>, Vec<Image>), Failure>) {
+    ) -> (
+        Option<u16>,
+        Option<String>,
+        Result<(Option<u64>, Vec<Image>), Failure>,
+    ) {
         let sent = self
             .http
             .post(self.endpoint.url().clone())
@@ -453,27 +683,57 @@ impl Inner {
             .await;
         let mut response = match sent {
             Ok(response) => response,
-            Err(e) => return (None, Err(http_failure(&e, &self.endpoint))),
+            Err(e) => return (None, None, Err(http_failure(&e, &self.endpoint))),
         };
         let status = response.status();
+        let uuid = response
+            .headers()
+            .get("X-UCLOUD-REQUEST-UUID")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128)
+            .map(str::to_string);
         if retry::is_transient_status(status.as_u16()) {
-            return (
-                Some(status.as_u16()),
-                Err(Failure::Transient(format!("HTTP {status}"))),
-            );
+            let detail = Detail {
+                message: format!("HTTP {status}"),
+                ret_code: None,
+                request_uuid: uuid.clone(),
+            };
+            let failure = if retry::is_slow_down_status(status.as_u16()) {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(retry::parse_retry_after);
+                Failure::SlowDown {
+                    detail,
+                    retry_after,
+                }
+            } else {
+                Failure::Transient(detail)
+            };
+            return (Some(status.as_u16()), uuid, Err(failure));
         }
-        let body = match self.read_body(&mut response).await {
+        let body = match self.read_body(region, &mut response).await {
             Ok(body) => body,
-            Err(failure) => return (Some(status.as_u16()), Err(failure)),
+            Err(failure) => return (Some(status.as_u16()), uuid, Err(failure)),
         };
-        (Some(status.as_u16()), self.parse(region, status, &body))
+        let outcome = self.parse(region, params, status, &body, uuid.as_deref());
+        (Some(status.as_u16()), uuid, outcome)
     }
 
-    async fn read_body(&self, response: &mut reqwest::Response) -> Result<Vec<u8>, Failure> {
+    async fn read_body(
+        &self,
+        region: &str,
+        response: &mut reqwest::Response,
+    ) -> Result<Vec<u8>, Failure> {
         let max = self.options.max_body_bytes;
         let too_big = || {
-            Failure::Fatal(Error::Api(format!(
-                "{ACTION}: the response body is larger than {max} bytes; raise the body size limit if this is expected"
+            Failure::Fatal(Box::new(self.error(
+                region,
+                format!(
+                    "the response body is larger than {max} bytes; raise the body size limit if \
+                     this is expected"
+                ),
             )))
         };
         if response
@@ -500,60 +760,160 @@ impl Inner {
     fn parse(
         &self,
         region: &str,
+        params: &[(String, String)],
         status: reqwest::StatusCode,
         body: &[u8],
+        uuid: Option<&str>,
     ) -> Result<(Option<u64>, Vec<Image>), Failure> {
+        let uuid = uuid.map(str::to_string);
+        let fatal =
+            |error: ApiError| Failure::Fatal(Box::new(error.with_request_uuid(uuid.clone())));
         let response: Response = match serde_json::from_slice(body) {
             Ok(response) => response,
             // A garbled or cut-off answer is transient; an error page from something that is not
             // the API (a proxy's 404, a redirect) will not get better by asking again.
             Err(e) if (e.is_syntax() || e.is_eof()) && status.is_success() => {
-                return Err(Failure::Transient(format!(
-                    "HTTP {status} with a body that is not valid JSON ({e})"
-                )));
+                return Err(Failure::Transient(Detail {
+                    message: format!("HTTP {status} with a body that is not valid JSON ({e})"),
+                    ret_code: None,
+                    request_uuid: uuid.clone(),
+                }));
             }
             Err(_) if status.is_redirection() => {
-                return Err(Failure::Fatal(Error::Api(format!(
-                    "{ACTION} in {region}: HTTP {status}; redirects are not followed, check the endpoint URL"
-                ))));
+                return Err(fatal(self.error(
+                    region,
+                    format!("HTTP {status}; redirects are not followed, check the endpoint URL"),
+                )));
             }
             Err(_) if !status.is_success() => {
-                return Err(Failure::Fatal(Error::Api(format!(
-                    "{ACTION} in {region}: HTTP {status} without an API answer; check the endpoint URL"
-                ))));
+                return Err(fatal(self.error(
+                    region,
+                    format!("HTTP {status} without an API answer; check the endpoint URL"),
+                )));
             }
             Err(e) => {
-                return Err(Failure::Fatal(Error::Api(format!(
-                    "{ACTION} in {region}: unexpected response ({e})"
-                ))));
+                // An error answer whose other fields are odd is still that error.
+                if let Ok(head) = serde_json::from_slice::<Head>(body)
+                    && head.ret_code != 0
+                {
+                    return Err(self.ret_code_failure(
+                        region,
+                        params,
+                        head.ret_code,
+                        &head.message,
+                        uuid,
+                    ));
+                }
+                return Err(fatal(
+                    self.error(region, format!("malformed response: {e}")),
+                ));
             }
         };
-        let message = response.message.unwrap_or_default();
         if response.ret_code != 0 {
-            let described = format!("RetCode {} {message:?}", response.ret_code);
-            if retry::is_transient_ret_code(response.ret_code) {
-                return Err(Failure::Transient(described));
-            }
-            let hint = match response.ret_code {
-                171 => {
-                    " — UCloud refused the credentials; check UCLOUD_PUBLIC_KEY/UCLOUD_PRIVATE_KEY"
-                }
-                172 => " — UCloud does not know this public key; check UCLOUD_PUBLIC_KEY",
-                160 | 230 => {
-                    " — a parameter is missing or invalid; check region, zone and project_id"
-                }
-                _ => "",
-            };
-            return Err(Failure::Fatal(Error::Api(format!(
-                "{ACTION} in {region}: {described}{hint}"
-            ))));
+            return Err(self.ret_code_failure(
+                region,
+                params,
+                response.ret_code,
+                &response.message,
+                uuid,
+            ));
         }
         if !status.is_success() {
-            return Err(Failure::Fatal(Error::Api(format!(
-                "{ACTION} in {region}: HTTP {status}"
-            ))));
+            return Err(fatal(self.error(region, format!("HTTP {status}"))));
         }
         Ok((response.total_count, response.image_set.unwrap_or_default()))
+    }
+
+    fn ret_code_failure(
+        &self,
+        region: &str,
+        params: &[(String, String)],
+        code: i64,
+        message: &str,
+        uuid: Option<String>,
+    ) -> Failure {
+        let described = format!("RetCode {code} {:?}", lenient::shorten(message));
+        let detail = Detail {
+            message: described.clone(),
+            ret_code: Some(code),
+            request_uuid: uuid.clone(),
+        };
+        if code == retry::RATE_LIMITED {
+            return Failure::SlowDown {
+                detail,
+                retry_after: None,
+            };
+        }
+        if retry::is_transient_ret_code(code) {
+            return Failure::Transient(detail);
+        }
+        let mut error = self
+            .error(region, described)
+            .with_ret_code(code)
+            .with_request_uuid(uuid);
+        error.hint = self.hint(code, params);
+        Failure::Fatal(Box::new(error))
+    }
+
+    /// What to check for a RetCode, from UCloud's common error codes.
+    fn hint(&self, code: i64, params: &[(String, String)]) -> Option<String> {
+        let keys = &self.credentials.source;
+        let sent = |name: &str| {
+            params
+                .iter()
+                .find(|(key, _)| key == name)
+                .map(|(_, value)| value.as_str())
+        };
+        Some(match code {
+            160 => "UCloud saw no Action parameter: something between imagelock and the API (a \
+                    proxy?) dropped the request body; check the endpoint"
+                .to_string(),
+            161 => format!(
+                "the endpoint does not know the {ACTION} action; check that {} ({}) is UCloud's API",
+                self.endpoint.origin(),
+                self.endpoint.source()
+            ),
+            170 => "UCloud saw no signature: something between imagelock and the API (a proxy?) \
+                    dropped the request body; check the endpoint"
+                .to_string(),
+            171 => format!(
+                "UCloud refused the signature: the private key does not belong to the public key \
+                 (the keys came from {keys})"
+            ),
+            172 => format!(
+                "UCloud does not know this public key (the keys came from {keys}); check it in \
+                 the UCloud console's API keys"
+            ),
+            174 => "UCloud found no valid token: for an account of a dedicated cloud channel, \
+                    the profile's channel_key must match it (`ucloud config --channel-key ...`)"
+                .to_string(),
+            230 => "a parameter is invalid; check region, zone and project_id".to_string(),
+            292 => match sent("ProjectId") {
+                Some(project) => format!(
+                    "project {project:?} does not exist for this account; check project_id (the \
+                     spec entry's, else UCLOUD_PROJECT_ID, else the profile's)"
+                ),
+                None => "the account's default project was used; check project_id (the spec \
+                         entry's, UCLOUD_PROJECT_ID or the profile's)"
+                    .to_string(),
+            },
+            293 => "this account may not use that zone; check the entry's zone".to_string(),
+            294 => {
+                let mut hint = "UCloud refused this machine's IP address: the API key has an IP \
+                                allow-list; add this address to it in the UCloud console"
+                    .to_string();
+                // UCloud's API overview (`summary/README.md` in UCloudDoc-Team/api): calls through
+                // the intranet gateway come from 10.10.10.10.
+                if self.endpoint.origin() == super::INTRANET_ENDPOINT {
+                    hint.push_str(" (through the intranet gateway, the address is 10.10.10.10)");
+                }
+                hint
+            }
+            299 => "IAM permission check failed: this (sub-)account needs permission to call \
+                    DescribeImage (UHost read access) in the project"
+                .to_string(),
+            _ => return None,
+        })
     }
 
     fn notify(&self, event: RequestEvent) {
@@ -567,36 +927,85 @@ impl Inner {
     }
 }
 
+/// Whether a later page breaks the walk: empty before the total, or another total.
+fn page_problem(page: &Page, total: u64) -> Option<Inconsistency> {
+    if let Some(now) = page.total_count
+        && now != total
+    {
+        return Some(Inconsistency::TotalChanged {
+            from: total,
+            to: now,
+        });
+    }
+    (page.images.is_empty() && page.offset < total).then_some(Inconsistency::EmptyPage {
+        offset: page.offset,
+        total,
+    })
+}
+
+/// A walk is used only if no ImageId repeats and, with a total, it holds exactly that many.
+fn check_listing(images: Vec<Image>, total: Option<u64>) -> Result<Vec<Image>, Inconsistency> {
+    let mut seen = HashSet::with_capacity(images.len());
+    for image in &images {
+        if !seen.insert(image.image_id.as_str()) {
+            return Err(Inconsistency::Duplicate {
+                image_id: image.image_id.clone(),
+            });
+        }
+    }
+    match total {
+        Some(total) if images.len() as u64 != total => Err(Inconsistency::CountMismatch {
+            distinct: images.len() as u64,
+            total,
+        }),
+        _ => Ok(images),
+    }
+}
+
 /// Network-level failures are transient, except ones that come from building the request and
 /// failed TLS handshakes: the endpoint presents the same certificate (or speaks the same non-TLS
 /// protocol) on every attempt, so retrying would only delay the error by the whole budget.
 fn http_failure(error: &reqwest::Error, endpoint: &Endpoint) -> Failure {
     if let Some(problem) = tls_problem(error) {
-        return Failure::Fatal(Error::Api(problem.message(endpoint)));
+        return Failure::Fatal(Box::new(ApiError::new(
+            ACTION,
+            None,
+            problem.message(endpoint),
+        )));
     }
-    let mut message = if error.is_timeout() {
-        "timed out"
+    let what = if error.is_timeout() {
+        "timed out waiting for"
     } else if error.is_connect() {
-        "cannot connect"
+        "cannot connect to"
     } else if error.is_body() {
-        "the response body was cut off"
+        "the response body was cut off from"
     } else if error.is_decode() {
-        "the response could not be decoded"
+        "the response could not be decoded from"
     } else {
-        "the request failed"
-    }
-    .to_string();
+        "the request failed at"
+    };
+    // The endpoint as scheme://host[:port] (never a path, query or credentials) and the setting
+    // that chose it, so a wrong one is easy to find.
+    let mut message = format!(
+        "{what} {} (endpoint from {})",
+        endpoint.origin(),
+        endpoint.source()
+    );
     // The causes say what actually happened ("connection refused", "connection reset").
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
+        let cause_text = cause.to_string();
+        // reqwest's causes may repeat the URL; the origin above already names it.
+        if !cause_text.contains(endpoint.as_str()) {
+            message.push_str(": ");
+            message.push_str(&cause_text);
+        }
         source = cause.source();
     }
     if error.is_builder() || error.is_redirect() {
-        Failure::Fatal(Error::Api(format!("{ACTION}: {message}")))
+        Failure::Fatal(Box::new(ApiError::new(ACTION, None, message)))
     } else {
-        Failure::Transient(message)
+        Failure::Transient(Detail::new(message))
     }
 }
 
@@ -617,16 +1026,18 @@ impl TlsProblem {
             (Some(host), None) => host.to_string(),
             (None, _) => endpoint.as_str().to_string(),
         };
-        let check =
-            "check the endpoint URL (--endpoint, UCLOUD_BASE_URL or the profile's base_url)";
+        let check = format!(
+            "check the endpoint URL (it came from {})",
+            endpoint.source()
+        );
         match self {
             TlsProblem::Certificate(cause) => format!(
-                "{ACTION}: TLS certificate problem with the endpoint {host}: {cause}; not retried, \
+                "TLS certificate problem with the endpoint {host}: {cause}; not retried, \
                  since the endpoint presents the same certificate every time — {check}, and \
                  whether a proxy or firewall intercepts TLS on this network"
             ),
             TlsProblem::Handshake(cause) => format!(
-                "{ACTION}: the TLS handshake with the endpoint {host} failed: {cause}; not \
+                "the TLS handshake with the endpoint {host} failed: {cause}; not \
                  retried, since the endpoint answers the same way every time — {check}: it must \
                  be an https:// API endpoint with a valid certificate, not a plain-HTTP server"
             ),
@@ -659,20 +1070,6 @@ fn tls_problem(error: &(dyn std::error::Error + 'static)) -> Option<TlsProblem> 
         cause = current.source();
     }
     None
-}
-
-fn join_error(error: tokio::task::JoinError) -> Error {
-    Error::Internal(format!("a request task failed: {error}"))
-}
-
-/// Keeps the first of each ImageId, in order: a catalog that shifts between pages can show an
-/// image on two of them.
-fn dedupe(images: Vec<Image>) -> Vec<Image> {
-    let mut seen = HashSet::new();
-    images
-        .into_iter()
-        .filter(|image| seen.insert(image.image_id.clone()))
-        .collect()
 }
 
 #[cfg(test)]
@@ -713,7 +1110,8 @@ mod tests {
             ))
         );
         let endpoint = Endpoint::parse("https://api.example.test:8443/").expect("endpoint");
-        let message = problem.expect("a problem").message(&endpoint);
+        let message =
+            ApiError::new(ACTION, None, problem.expect("a problem").message(&endpoint)).to_string();
         assert!(
             message.starts_with(
                 "DescribeImage: TLS certificate problem with the endpoint api.example.test:8443: \

@@ -1,6 +1,13 @@
-//! Where credentials and per-profile settings come from (README, "Credentials and endpoint"): the
-//! environment first, then the official UCloud CLI's shared files, so users who already ran `ucloud
-//! init` need nothing new.
+//! Where credentials and per-profile settings come from: the environment first, then the official
+//! UCloud CLI's shared files, so users who already ran `ucloud init` need nothing new.
+//!
+//! The names are the official tools': `UCLOUD_PUBLIC_KEY`, `UCLOUD_PRIVATE_KEY`,
+//! `UCLOUD_PROJECT_ID`, `UCLOUD_REGION`, `UCLOUD_TIMEOUT_SECOND` (whole seconds), `UCLOUD_PROFILE`,
+//! `UCLOUD_SHARED_CONFIG_FILE`, `UCLOUD_SHARED_CREDENTIAL_FILE` and `UCLOUD_API_BASE_URL` from the
+//! Go SDK (`external/env_config.go` in `ucloud/ucloud-sdk-go`); the files' fields (`base_url`,
+//! `project_id`, `timeout_sec`, `max_retry_times`, `channel_key`, `auth_mode`, `cookie`) from the
+//! CLI (`cmd/internal/platform/config.go` in `ucloud/ucloud-cli`). The variables win over the
+//! profile, as in the Go SDK.
 //!
 //! The environment is injected as a function so tests never read the real `HOME` or keys.
 
@@ -17,6 +24,19 @@ use crate::error::Error;
 pub struct Credentials {
     pub public_key: String,
     pub private_key: PrivateKey,
+    /// Where the pair came from, for messages: `UCLOUD_PUBLIC_KEY/UCLOUD_PRIVATE_KEY`, or a
+    /// profile and file.
+    pub source: String,
+}
+
+impl Credentials {
+    pub fn new(public_key: &str, private_key: &str, source: impl Into<String>) -> Self {
+        Self {
+            public_key: public_key.to_string(),
+            private_key: PrivateKey::new(private_key),
+            source: source.into(),
+        }
+    }
 }
 
 /// Everything the environment and the shared files say about how to call the API.
@@ -24,10 +44,19 @@ pub struct Credentials {
 pub struct Settings {
     /// `None` when nothing is configured; commands that need the API turn that into exit 2.
     pub credentials: Option<Credentials>,
+    /// `UCLOUD_REGION`, else the profile's: the default region of `init` and `images`.
     pub region: Option<String>,
+    /// `UCLOUD_PROJECT_ID`, else the profile's: sent when a spec entry names no project.
     pub project_id: Option<String>,
-    pub base_url: Option<String>,
+    /// The endpoint and the setting it came from: `UCLOUD_BASE_URL`, else `UCLOUD_API_BASE_URL`,
+    /// else the profile's `base_url` (a `--endpoint` flag wins over all of them).
+    pub base_url: Option<(String, String)>,
+    /// `UCLOUD_TIMEOUT_SECOND`, else the profile's `timeout_sec`.
     pub timeout: Option<Duration>,
+    /// The profile's `max_retry_times`: attempts = retries + 1.
+    pub max_retry_times: Option<u32>,
+    /// The profile's `channel_key`, sent as the `channel-key` header.
+    pub channel_key: Option<String>,
     /// Things the user should fix but that do not stop the run (e.g. a world-readable key file).
     pub warnings: Vec<String>,
 }
@@ -41,9 +70,15 @@ struct CredentialEntry {
     private_key: String,
     #[serde(default)]
     profile: Option<String>,
+    /// `oauth` for profiles made by `ucloud login`.
+    #[serde(default)]
+    auth_mode: Option<String>,
+    /// Set in CloudShell profiles, which sign in with a browser cookie instead of keys.
+    #[serde(default)]
+    cookie: Option<String>,
 }
 
-/// One entry of `config.json`; the CLI writes more fields (zone, retries, …) that do not apply.
+/// One entry of `config.json`; the CLI writes more fields (zone, …) that do not apply.
 #[derive(Debug, Deserialize)]
 struct ConfigEntry {
     #[serde(default)]
@@ -58,6 +93,10 @@ struct ConfigEntry {
     base_url: Option<String>,
     #[serde(default)]
     timeout_sec: Option<u64>,
+    #[serde(default)]
+    max_retry_times: Option<u32>,
+    #[serde(default)]
+    channel_key: Option<String>,
 }
 
 /// One of the CLI's shared files: the variable that may move it, and its name under `~/.ucloud`.
@@ -92,10 +131,11 @@ pub fn load_settings(
     let mut settings = Settings::default();
 
     let env_credentials = match (var("UCLOUD_PUBLIC_KEY"), var("UCLOUD_PRIVATE_KEY")) {
-        (Some(public_key), Some(private_key)) => Some(Credentials {
-            public_key: public_key.trim().to_string(),
-            private_key: PrivateKey::new(private_key.trim()),
-        }),
+        (Some(public_key), Some(private_key)) => Some(Credentials::new(
+            public_key.trim(),
+            private_key.trim(),
+            "the variables UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY",
+        )),
         (Some(_), None) => {
             return Err(Error::Invalid(
                 "UCLOUD_PUBLIC_KEY is set but UCLOUD_PRIVATE_KEY is not; set both or neither"
@@ -114,7 +154,7 @@ pub fn load_settings(
     let home = var("HOME").map(PathBuf::from);
     let shared_path = |override_var: &str, file: &str| {
         var(override_var)
-            .map(PathBuf::from)
+            .map(|path| expand_home(path.trim(), home.as_deref()))
             .or_else(|| home.as_ref().map(|h| h.join(".ucloud").join(file)))
     };
     let credential_path = shared_path(CREDENTIAL_FILE.variable, CREDENTIAL_FILE.name);
@@ -204,16 +244,62 @@ pub fn load_settings(
     }
 
     if let Some(entry) = config_entry {
-        let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        let non_empty = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
         settings.region = non_empty(&entry.region);
         settings.project_id = non_empty(&entry.project_id);
-        settings.base_url = non_empty(&entry.base_url);
+        settings.base_url = non_empty(&entry.base_url).map(|url| {
+            let path = describe(&config_path);
+            (
+                url,
+                format!("the base_url of profile {selected:?} in {path}"),
+            )
+        });
         settings.timeout = entry
             .timeout_sec
             .filter(|s| *s > 0)
             .map(Duration::from_secs);
+        settings.max_retry_times = entry.max_retry_times;
+        settings.channel_key = non_empty(&entry.channel_key);
+    }
+    // The variables win over the profile, as in the Go SDK.
+    if let Some(region) = var("UCLOUD_REGION") {
+        settings.region = Some(region.trim().to_string());
+    }
+    if let Some(project) = var("UCLOUD_PROJECT_ID") {
+        settings.project_id = Some(project.trim().to_string());
+    }
+    if let Some(text) = var("UCLOUD_TIMEOUT_SECOND") {
+        settings.timeout = Some(match text.trim().parse::<u64>() {
+            Ok(seconds) if seconds > 0 => Duration::from_secs(seconds),
+            _ => {
+                return Err(Error::Invalid(format!(
+                    "UCLOUD_TIMEOUT_SECOND is {:?}; expected a whole number of seconds above \
+                     zero, e.g. 30",
+                    super::lenient::shorten(&text)
+                )));
+            }
+        });
+    }
+    for variable in ["UCLOUD_BASE_URL", "UCLOUD_API_BASE_URL"] {
+        if let Some(url) = var(variable) {
+            settings.base_url = Some((url.trim().to_string(), variable.to_string()));
+            break;
+        }
     }
     Ok(settings)
+}
+
+/// A leading `~/` means the home directory, as in a shell.
+fn expand_home(path: &str, home: Option<&Path>) -> PathBuf {
+    match (path.strip_prefix("~/"), home) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(path),
+    }
 }
 
 fn profile_name(profile: &Option<String>) -> &str {
@@ -237,11 +323,40 @@ fn file_credentials(
 ) -> Result<Credentials, Error> {
     let public_key = entry.public_key.trim();
     let private_key = entry.private_key.trim();
+    let keyless = public_key.is_empty() && private_key.is_empty();
+    let how_to = "imagelock signs every request with an API key pair: create one in the UCloud \
+                  console (API keys), then set UCLOUD_PUBLIC_KEY and UCLOUD_PRIVATE_KEY, or store \
+                  it in a profile with `ucloud init`";
+    if keyless
+        && entry
+            .auth_mode
+            .as_deref()
+            .is_some_and(|mode| mode.eq_ignore_ascii_case("oauth"))
+    {
+        return Err(Error::Invalid(format!(
+            "{}: profile {profile:?} signs in with OAuth (`ucloud login`) and has no API key \
+             pair; {how_to}",
+            path.display()
+        )));
+    }
+    if keyless
+        && entry
+            .cookie
+            .as_deref()
+            .is_some_and(|c| !c.trim().is_empty())
+    {
+        return Err(Error::Invalid(format!(
+            "{}: profile {profile:?} is a CloudShell profile (a browser cookie, no API key \
+             pair); {how_to}",
+            path.display()
+        )));
+    }
     match (public_key.is_empty(), private_key.is_empty()) {
-        (false, false) => Ok(Credentials {
-            public_key: public_key.to_string(),
-            private_key: PrivateKey::new(private_key),
-        }),
+        (false, false) => Ok(Credentials::new(
+            public_key,
+            private_key,
+            format!("profile {profile:?} in {}", path.display()),
+        )),
         (true, true) => Err(Error::Invalid(format!(
             "{}: profile {profile:?} has no public_key or private_key",
             path.display()
@@ -257,10 +372,20 @@ fn file_credentials(
     }
 }
 
+/// The most bytes read from a shared file; the CLI's are a few KB. A bound that holds for devices
+/// and pipes too (`UCLOUD_SHARED_CONFIG_FILE=/dev/zero` reads 1 MiB, not forever).
+pub const MAX_SHARED_FILE_BYTES: u64 = 1024 * 1024;
+
 /// The file's text, or `None` when it does not exist and no variable named it.
 fn read_text(path: &Path, named_by: Option<&SharedFile>) -> Result<Option<String>, Error> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(Some(text)),
+    match read_capped(path) {
+        Ok(Some(text)) => Ok(Some(text)),
+        Ok(None) => Err(Error::Invalid(format!(
+            "{}: larger than {} KiB, which no UCloud CLI file is; is {} the right file?",
+            path.display(),
+            MAX_SHARED_FILE_BYTES / 1024,
+            named_by.map_or("it", |file| file.variable),
+        ))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => match named_by {
             Some(file) => Err(Error::Invalid(format!(
                 "{} points to {}, which does not exist; correct the path, or unset {} to use \
@@ -272,11 +397,30 @@ fn read_text(path: &Path, named_by: Option<&SharedFile>) -> Result<Option<String
             ))),
             None => Ok(None),
         },
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => Err(Error::Invalid(format!(
+            "{}: cannot read: the file is not UTF-8 text, so not a UCloud CLI file",
+            path.display()
+        ))),
         Err(e) => Err(Error::Invalid(format!(
             "{}: cannot read: {e}",
             path.display()
         ))),
     }
+}
+
+/// At most [`MAX_SHARED_FILE_BYTES`] of UTF-8 text; `None` when there is more.
+fn read_capped(path: &Path) -> std::io::Result<Option<String>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SHARED_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SHARED_FILE_BYTES {
+        return Ok(None);
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 fn read_list<T: for<'de> Deserialize<'de>>(
@@ -466,7 +610,10 @@ mod tests {
         let settings = home.load(Some("default")).expect("loads");
         assert_eq!(public_key(&settings), Some("pub-default"));
         assert_eq!(settings.region.as_deref(), Some("cn-bj2"));
-        assert_eq!(settings.base_url.as_deref(), Some("https://api.ucloud.cn/"));
+        assert_eq!(
+            settings.base_url.as_ref().map(|(url, _)| url.as_str()),
+            Some("https://api.ucloud.cn/")
+        );
         assert_eq!(settings.timeout, Some(Duration::from_secs(15)));
 
         home.set("UCLOUD_PROFILE", "default");

@@ -1,12 +1,12 @@
-//! When to try a failed request again (docs/reliability.md): which failures are transient, and how
-//! long to wait.
+//! When to try a failed request again: which failures are transient, which mean "slow down",
+//! and how long to wait. The README's "Rate limits and outages" section is the user's view.
 //!
 //! `DescribeImage` is a read, so repeating it is always safe; the limits are there so a broken
 //! endpoint fails the run in bounded time instead of hanging a deploy pipeline.
 
 use std::time::Duration;
 
-use crate::error::Error;
+use super::error::ApiError;
 
 /// The first delay before a retry; it doubles each time up to [`MAX_DELAY`].
 pub const BASE_DELAY: Duration = Duration::from_millis(200);
@@ -17,9 +17,33 @@ pub const MAX_DELAY: Duration = Duration::from_secs(5);
 pub enum Failure {
     /// Worth another try: the network, an overloaded server, a garbled body. The text says what
     /// happened, for the final error if every attempt fails.
-    Transient(String),
+    Transient(Detail),
+    /// "Slow down" (RetCode 153, HTTP 429): wait, lower the requests in flight, and send again;
+    /// not counted as a failed attempt.
+    SlowDown {
+        detail: Detail,
+        /// The `Retry-After` the server asked for, if any.
+        retry_after: Option<Duration>,
+    },
     /// Retrying cannot help (refused credentials, bad parameters); fail now.
-    Fatal(Error),
+    Fatal(Box<ApiError>),
+}
+
+/// What a failed attempt said, for the final error.
+#[derive(Debug, Clone, Default)]
+pub struct Detail {
+    pub message: String,
+    pub ret_code: Option<i64>,
+    pub request_uuid: Option<String>,
+}
+
+impl Detail {
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            ..Self::default()
+        }
+    }
 }
 
 /// HTTP statuses that mean "try again later".
@@ -27,9 +51,29 @@ pub fn is_transient_status(status: u16) -> bool {
     matches!(status, 429 | 500 | 502 | 503 | 504)
 }
 
-/// API RetCodes from 2000 up are server-side trouble; everything below is about the request.
+/// HTTP statuses that mean "slow down".
+pub fn is_slow_down_status(status: u16) -> bool {
+    status == 429
+}
+
+/// UCloud's rate-limit answer ("API 请求被限流").
+pub const RATE_LIMITED: i64 = 153;
+
+/// RetCodes worth another try: 110 (API response timeout), 130 (gateway or auth service error),
+/// 150 (service unavailable), 153 (rate-limited) from UCloud's common error codes, and 2000 up,
+/// the services' own internal errors. Everything else is about the request and will not change.
 pub fn is_transient_ret_code(ret_code: i64) -> bool {
-    ret_code >= 2000
+    matches!(ret_code, 110 | 130 | 150 | RATE_LIMITED) || ret_code >= 2000
+}
+
+/// `Retry-After` in seconds (the form rate limiters send). The HTTP-date form is rare for 429s
+/// and is ignored: the usual backoff applies instead (our choice).
+pub fn parse_retry_after(value: &str) -> Option<Duration> {
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(|seconds| Duration::from_secs(seconds.min(24 * 3600)))
 }
 
 /// The delay before retry number `retry` (1 for the first retry): exponential backoff with full
@@ -102,9 +146,15 @@ mod tests {
         }
         assert!(is_transient_ret_code(2000));
         assert!(is_transient_ret_code(2501));
-        for code in [0, 160, 171, 172, 230, 1999] {
-            assert!(!is_transient_ret_code(code));
+        for code in [110, 130, 150, 153] {
+            assert!(is_transient_ret_code(code), "{code}");
         }
+        for code in [0, 100, 160, 170, 171, 172, 174, 230, 292, 299, 1999] {
+            assert!(!is_transient_ret_code(code), "{code}");
+        }
+        assert!(is_slow_down_status(429) && !is_slow_down_status(503));
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 
     #[test]

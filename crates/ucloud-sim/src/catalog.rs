@@ -17,6 +17,25 @@ use serde_json::Value;
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Catalog(Vec<(String, Vec<Value>)>);
 
+/// One change to a running simulator's catalog (`POST /__sim/catalog` takes a JSON list of them),
+/// so the README's maintenance sessions (a new build appears, a pinned image is retired) can be
+/// replayed without restarting the server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Edit {
+    /// Appends an image (a `UHostImageSet` object) to a region, creating the region if needed.
+    Add { region: String, image: Value },
+    /// Sets fields of every image with this id (`{"State": "Unavailable"}` retires one).
+    Update {
+        image_id: String,
+        fields: serde_json::Map<String, Value>,
+    },
+    /// Removes every image with this id.
+    Remove { image_id: String },
+    /// Replaces the whole catalog.
+    Replace { catalog: Catalog },
+}
+
 /// The filters and paging of one `DescribeImage` call, already parsed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Query {
@@ -138,6 +157,44 @@ impl Catalog {
         removed
     }
 
+    /// Applies edits in order, all or nothing: on an error (an image that is not an object, an id
+    /// that is not there) the catalog is left as it was.
+    pub fn apply(&mut self, edits: &[Edit]) -> Result<(), String> {
+        let mut next = self.clone();
+        for (n, edit) in edits.iter().enumerate() {
+            match edit {
+                Edit::Add { region, image } => {
+                    if !image.is_object() || str_field(image, "ImageId").is_empty() {
+                        return Err(format!(
+                            "edit {n}: the image must be an object with an ImageId"
+                        ));
+                    }
+                    next.push(region, image.clone());
+                }
+                Edit::Update { image_id, fields } => {
+                    let found = next.modify(image_id, |img| {
+                        if let Some(obj) = img.as_object_mut() {
+                            for (k, v) in fields {
+                                obj.insert(k.clone(), v.clone());
+                            }
+                        }
+                    });
+                    if !found {
+                        return Err(format!("edit {n}: no image {image_id:?}"));
+                    }
+                }
+                Edit::Remove { image_id } => {
+                    if !next.remove(image_id) {
+                        return Err(format!("edit {n}: no image {image_id:?}"));
+                    }
+                }
+                Edit::Replace { catalog } => next = catalog.clone(),
+            }
+        }
+        *self = next;
+        Ok(())
+    }
+
     /// Sets `State` on every image with this id; true if any was found.
     pub fn set_state(&mut self, image_id: &str, state: &str) -> bool {
         self.modify(image_id, |img| {
@@ -168,7 +225,8 @@ impl Catalog {
                 return false;
             }
         }
-        // Project-scoped (custom) images are private to their project.
+        // Project-scoped (custom) images are private to their project. `ProjectId` is the
+        // simulator's own owner field: `UHostImageSet` has none, so answers never carry it.
         let owner = str_field(image, "ProjectId");
         if !owner.is_empty() && q.project_id.as_deref() != Some(owner) {
             return false;
@@ -202,7 +260,8 @@ impl Catalog {
     }
 
     /// Answers a query: `(TotalCount, page)`, the page at most `min(limit, page_cap)` long.
-    /// `PriceSet` is stripped unless the query asked for prices, as the real API does.
+    /// `PriceSet` is stripped unless the query asked for prices, as the real API does, and the
+    /// simulator's owner field `ProjectId` always is.
     pub fn query(&self, q: &Query, page_cap: usize) -> (usize, Vec<Value>) {
         let all: Vec<&Value> = self
             .images(&q.region)
@@ -216,10 +275,11 @@ impl Catalog {
             .take(take)
             .map(|img| {
                 let mut img = (*img).clone();
-                if !q.price_set
-                    && let Some(obj) = img.as_object_mut()
-                {
-                    obj.remove("PriceSet");
+                if let Some(obj) = img.as_object_mut() {
+                    obj.remove("ProjectId");
+                    if !q.price_set {
+                        obj.remove("PriceSet");
+                    }
                 }
                 img
             })
@@ -309,6 +369,10 @@ mod tests {
                 .is_none()
         );
         assert_eq!(c.query(&Query::region("nowhere"), 10).0, 0);
+        let mut q = Query::region("cn-bj2");
+        q.project_id = Some("org-demo".into());
+        let custom = c.query(&q, 10).1;
+        assert!(custom.iter().all(|i| i.get("ProjectId").is_none()));
     }
 
     #[test]
@@ -324,5 +388,31 @@ mod tests {
         assert_eq!(again, c);
         assert!(Catalog::from_json("[1]").is_err());
         assert!(Catalog::from_json(r#"{"a":[1]}"#).is_err());
+    }
+
+    #[test]
+    fn edits_apply_in_order_or_not_at_all() {
+        let mut c = cat();
+        let edits: Vec<Edit> = serde_json::from_str(
+            r#"[{"op": "add", "region": "hk", "image": {"ImageId": "uimage-new"}},
+                {"op": "update", "image_id": "uimage-a", "fields": {"State": "Unavailable"}},
+                {"op": "remove", "image_id": "uimage-b"}]"#,
+        )
+        .unwrap();
+        c.apply(&edits).unwrap();
+        assert_eq!(ids(c.images("hk")), ["uimage-new"]);
+        assert_eq!(c.images("cn-bj2")[0]["State"], "Unavailable");
+        assert_eq!(
+            ids(c.images("cn-bj2")),
+            ["uimage-a", "uimage-c", "uimage-d"]
+        );
+        let before = c.clone();
+        let bad: Vec<Edit> = serde_json::from_str(
+            r#"[{"op": "remove", "image_id": "uimage-a"}, {"op": "remove", "image_id": "nope"}]"#,
+        )
+        .unwrap();
+        assert_eq!(c.apply(&bad).unwrap_err(), "edit 1: no image \"nope\"");
+        assert_eq!(c, before);
+        assert!(serde_json::from_str::<Vec<Edit>>(r#"[{"op": "explode"}]"#).is_err());
     }
 }

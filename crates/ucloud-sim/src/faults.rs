@@ -15,6 +15,10 @@ pub enum Fault {
     Http429,
     /// HTTP 200 with `RetCode` 2000 "Internal Error".
     RetCode2000,
+    /// HTTP 200 with `RetCode` 150, UCloud's documented "service unavailable".
+    RetCode150,
+    /// HTTP 200 with `RetCode` 153, UCloud's documented rate-limit answer ("API 请求被限流").
+    RetCode153,
     /// The connection is closed without any response.
     Reset,
     /// `Content-Length` promises more than is sent, then the connection closes.
@@ -25,11 +29,13 @@ pub enum Fault {
 
 impl Fault {
     /// Every kind, in the order they are drawn from.
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 9] = [
         Fault::Http503,
         Fault::Http502,
         Fault::Http429,
         Fault::RetCode2000,
+        Fault::RetCode150,
+        Fault::RetCode153,
         Fault::Reset,
         Fault::Truncated,
         Fault::Slow,
@@ -37,11 +43,13 @@ impl Fault {
 
     /// Every kind that answers at once: an outage made of these fails fast, without waiting for
     /// the client's timeout as `Slow` does.
-    pub const FAST: [Fault; 6] = [
+    pub const FAST: [Fault; 8] = [
         Fault::Http503,
         Fault::Http502,
         Fault::Http429,
         Fault::RetCode2000,
+        Fault::RetCode150,
+        Fault::RetCode153,
         Fault::Reset,
         Fault::Truncated,
     ];
@@ -53,9 +61,21 @@ impl Fault {
             Fault::Http502 => "http_502",
             Fault::Http429 => "http_429",
             Fault::RetCode2000 => "retcode_2000",
+            Fault::RetCode150 => "retcode_150",
+            Fault::RetCode153 => "retcode_153",
             Fault::Reset => "reset",
             Fault::Truncated => "truncated",
             Fault::Slow => "slow",
+        }
+    }
+
+    /// The `RetCode` and `Message` of the kinds that answer with one.
+    pub fn ret_code(self) -> Option<(i64, &'static str)> {
+        match self {
+            Fault::RetCode2000 => Some((2000, "Internal Error")),
+            Fault::RetCode150 => Some((150, "Service Unavailable")),
+            Fault::RetCode153 => Some((153, "API 请求被限流")),
+            _ => None,
         }
     }
 
@@ -83,6 +103,8 @@ impl FromStr for Fault {
             "502" => "http_502",
             "429" => "http_429",
             "retcode" | "retcode_2xxx" | "2000" => "retcode_2000",
+            "retcode150" | "150" => "retcode_150",
+            "retcode153" | "153" => "retcode_153",
             other => other,
         };
         Fault::ALL
@@ -141,6 +163,10 @@ mod tests {
         assert_eq!(
             Fault::parse_list("http_503, reset,429").unwrap(),
             vec![Fault::Http503, Fault::Reset, Fault::Http429]
+        );
+        assert_eq!(
+            Fault::parse_list("retcode153,retcode_150").unwrap(),
+            vec![Fault::RetCode153, Fault::RetCode150]
         );
         assert!(Fault::parse_list("bogus").is_err());
     }

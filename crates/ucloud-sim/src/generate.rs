@@ -156,6 +156,7 @@ impl Gen {
             ("CloudInit", 92),
             ("IPv6", 80),
             ("RssdAttachable", 30),
+            ("NetEnhanced_Extreme", 10),
         ] {
             if self.chance(pct) {
                 f.push(name);
@@ -193,9 +194,10 @@ impl Gen {
                 if arm { " for aarch64" } else { "" }
             )),
         );
+        // UCloud's docs: empty, or the oldest CPU platform the image runs on.
         img.insert(
             "MinimalCPU".into(),
-            json!(if os_type == "Windows" { "2" } else { "1" }),
+            json!(if arm { "" } else { "Broadwell" }),
         );
         img.insert(
             "ImageSize".into(),
@@ -225,7 +227,10 @@ impl Gen {
         m.insert("OsType".into(), json!(os_type));
         m.insert("OsName".into(), json!(os_name));
         m.insert("ImageType".into(), json!(image_type));
-        m.insert("FuncType".into(), json!(func_type));
+        // Only marketplace (Business) images carry a FuncType, per UCloud's API docs.
+        if image_type == "Business" {
+            m.insert("FuncType".into(), json!(func_type));
+        }
         m.insert("State".into(), json!(self.state()));
         m.insert("CreateTime".into(), json!(t));
         m
@@ -244,10 +249,15 @@ impl Gen {
         let t = self.create_time();
         let name = format!("{} {stack}", os.trim_end_matches(" 64位"));
         let mut img = self.common(region, &name, os, "Linux", "Business", "gpu", t);
-        img.insert(
-            "Features".into(),
-            json!(["NetEnhnced", "CloudInit", "IPv6", "GPU"]),
-        );
+        let mut features = vec!["NetEnhnced", "CloudInit", "IPv6", "GPU"];
+        if self.chance(25) {
+            features.push(if self.chance(80) {
+                "Vgpu_NVIDIA"
+            } else {
+                "Vgpu_AMD"
+            });
+        }
+        img.insert("Features".into(), json!(features));
         img.insert("SupportedGPUTypes".into(), json!(gpus));
         img.insert("SceneCategories".into(), json!(scenes));
         img.insert("Vendor".into(), json!(vendor));
@@ -262,7 +272,7 @@ impl Gen {
             json!("https://docs.ucloud.cn/uhost/introduction/image/gpu_image"),
         );
         img.insert("ImageSize".into(), json!(50));
-        img.insert("MinimalCPU".into(), json!("4"));
+        img.insert("MinimalCPU".into(), json!("Skylake"));
         img.insert("DataSnapshotIds".into(), json!([]));
         Value::Object(img)
     }
@@ -291,7 +301,7 @@ impl Gen {
             json!(format!("{name} one-click image")),
         );
         img.insert("ImageSize".into(), json!(40));
-        img.insert("MinimalCPU".into(), json!("1"));
+        img.insert("MinimalCPU".into(), json!(""));
         img.insert(
             "PriceSet".into(),
             json!([{"ChargeType": "Month", "Price": 30.0, "OriginalPrice": 30.0}]),
@@ -309,7 +319,12 @@ impl Gen {
         } else {
             vec!["NetEnhnced"]
         };
-        img.insert("Features".into(), json!(features));
+        // The API sends `null` for an empty list now and then.
+        if self.chance(10) {
+            img.insert("Features".into(), Value::Null);
+        } else {
+            img.insert("Features".into(), json!(features));
+        }
         img.insert("ImageDescription".into(), json!("team golden image"));
         img.insert("ImageSize".into(), json!(20 + 10 * self.rng.u64(..4)));
         img.insert("Tag".into(), json!("Default"));
@@ -379,12 +394,31 @@ mod tests {
         }
         assert!(has("FuncType", "gpu") && has("ImageType", "Custom") && has("OsType", "Windows"));
         assert!(all.iter().any(|i| i.get("ProjectId").is_some()));
-        assert!(all.iter().any(|i| {
-            i["Features"]
-                .as_array()
-                .unwrap()
-                .contains(&json!("Aarch64_Type"))
-        }));
+        let has_feature = |name: &str| {
+            all.iter().any(|i| {
+                i["Features"]
+                    .as_array()
+                    .is_some_and(|f| f.contains(&json!(name)))
+            })
+        };
+        for feature in [
+            "Aarch64_Type",
+            "NetEnhanced_Extreme",
+            "Vgpu_NVIDIA",
+            "Vgpu_AMD",
+        ] {
+            assert!(has_feature(feature), "{feature}");
+        }
+        assert!(all.iter().any(|i| i["Features"].is_null()));
+        // Only marketplace images carry FuncType; MinimalCPU is a CPU platform or empty.
+        assert!(
+            all.iter()
+                .all(|i| (i["ImageType"] == "Business") == i.get("FuncType").is_some())
+        );
+        assert!(all.iter().all(|i| i.get("MinimalCPU").is_none_or(|c| {
+            c.as_str()
+                .is_some_and(|c| c.is_empty() || c.chars().all(|ch| ch.is_ascii_alphabetic()))
+        })));
         assert!(has("MaintainEol", "2024/06/30"));
         assert!(
             all.iter()

@@ -22,7 +22,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-pub use catalog::{Catalog, Query};
+pub use catalog::{Catalog, Edit, Query};
 pub use faults::Fault;
 pub use protocol::{Params, sign};
 pub use stats::{RecordedRequest, Stats};
@@ -31,6 +31,9 @@ pub use stats::{RecordedRequest, Stats};
 pub const DEMO_PUBLIC_KEY: &str = "ucloud-sim-demo-public-key";
 /// The private key paired with [`DEMO_PUBLIC_KEY`].
 pub const DEMO_PRIVATE_KEY: &str = "ucloud-sim-demo-private-key";
+
+/// The default project of the simulated account (`--default-project`).
+pub const DEFAULT_PROJECT: &str = "org-default";
 
 /// How to run a simulator.
 #[derive(Debug, Clone)]
@@ -53,11 +56,20 @@ pub struct SimConfig {
     pub slow: Duration,
     /// The fault kinds drawn from (all by default).
     pub fault_kinds: Vec<Fault>,
+    /// Answer RetCode 153 (rate-limited) to a request that arrives while this many API requests
+    /// are already being handled, like a per-account rate limiter. `None`: no limit.
+    pub max_in_flight: Option<usize>,
+    /// Send `RetCode` and `TotalCount` as JSON strings (`"RetCode": "0"`), as UCloud's API is
+    /// known to do now and then.
+    pub string_codes: bool,
+    /// The account's default project: a request without `ProjectId` sees its images.
+    pub default_project: String,
 }
 
 impl SimConfig {
     /// Defaults: `127.0.0.1:0`, the demo key, no latency, page cap 100, no faults, seed 0,
-    /// slow faults of 30 s, every fault kind.
+    /// slow faults of 30 s, every fault kind, no rate limit, numeric codes, default project
+    /// [`DEFAULT_PROJECT`].
     pub fn new(catalog: Catalog) -> Self {
         SimConfig {
             catalog,
@@ -69,6 +81,9 @@ impl SimConfig {
             seed: 0,
             slow: Duration::from_secs(30),
             fault_kinds: Fault::ALL.to_vec(),
+            max_in_flight: None,
+            string_codes: false,
+            default_project: DEFAULT_PROJECT.to_owned(),
         }
     }
 }
@@ -164,6 +179,9 @@ pub fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
         fault_kinds: config.fault_kinds,
         seed: config.seed,
         slow: config.slow,
+        max_in_flight: config.max_in_flight,
+        string_codes: config.string_codes,
+        default_project: config.default_project,
         recorder: stats::Recorder::new(),
         arrivals: AtomicU64::new(0),
     });

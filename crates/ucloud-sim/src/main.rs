@@ -54,9 +54,19 @@ struct ServeArgs {
     /// Delay of the `slow` fault, in milliseconds.
     #[arg(long, default_value_t = 30_000)]
     slow_ms: u64,
-    /// Comma-separated fault kinds to draw from: http_503,http_502,http_429,retcode_2000,reset,truncated,slow.
+    /// Comma-separated fault kinds to draw from: http_503,http_502,http_429,retcode_2000,
+    /// retcode_150,retcode_153,reset,truncated,slow.
     #[arg(long, value_name = "LIST")]
     faults: Option<String>,
+    /// Answer RetCode 153 (rate-limited) to requests that arrive while N are already in flight.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_in_flight: Option<u64>,
+    /// Send RetCode and TotalCount as JSON strings ("RetCode": "0").
+    #[arg(long)]
+    string_codes: bool,
+    /// The account's default project: requests without ProjectId see its custom images.
+    #[arg(long, default_value = ucloud_sim::DEFAULT_PROJECT)]
+    default_project: String,
 }
 
 #[derive(clap::Args)]
@@ -121,6 +131,11 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(kinds) = kinds {
         config.fault_kinds = kinds;
     }
+    config.max_in_flight = args
+        .max_in_flight
+        .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+    config.string_codes = args.string_codes;
+    config.default_project = args.default_project;
     let sim =
         ucloud_sim::spawn(config).map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     {

@@ -25,16 +25,46 @@ pub fn parse_form(bytes: &[u8]) -> Params {
 /// Parses a JSON object body, flattening lists to `Key.N` and objects to `Key.Sub` and
 /// stringifying scalars the way UCloud's SDKs do before signing.
 pub fn parse_json(bytes: &[u8]) -> Result<Params, String> {
+    parse_json_signed(bytes).map(|(params, _)| params)
+}
+
+/// [`parse_json`], and the parameters as UCloud's Go SDK signs a JSON body: one entry per
+/// top-level key, a list's (or object's) values concatenated with no separator
+/// (`ImageIds` + `uimage-auimage-b`; `any2String` in `ucloud/auth/signature.go` of
+/// `ucloud/ucloud-sdk-go`). The real API accepts both spellings of a JSON request's signature.
+pub fn parse_json_signed(bytes: &[u8]) -> Result<(Params, Params), String> {
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|e| format!("request body is not valid JSON: {e}"))?;
     let Value::Object(obj) = value else {
         return Err("request body must be a JSON object".to_owned());
     };
     let mut out = Params::new();
+    let mut go = Params::new();
     for (k, v) in obj {
+        if !v.is_null() {
+            go.insert(k.clone(), concatenated(&v));
+        }
         flatten(k, &v, &mut out);
     }
-    Ok(out)
+    Ok((out, go))
+}
+
+/// The Go SDK's `any2String`: scalars as text, lists and objects (by sorted key) concatenated.
+fn concatenated(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => number_string(n),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(concatenated).collect(),
+        Value::Object(obj) => {
+            let sorted: BTreeMap<&String, &Value> = obj.iter().collect();
+            sorted
+                .into_iter()
+                .map(|(k, v)| format!("{k}{}", concatenated(v)))
+                .collect()
+        }
+    }
 }
 
 fn flatten(key: String, value: &Value, out: &mut Params) {
@@ -104,14 +134,28 @@ impl ApiError {
     }
 }
 
-/// Checks `PublicKey`/`Signature` against the accepted key pairs.
+/// Checks `PublicKey`/`Signature` against the accepted key pairs: 170 without a signature,
+/// 172 for an unknown public key, 171 for a wrong signature (UCloud's common error codes).
 pub fn verify(params: &Params, keys: &[(String, String)]) -> Result<(), ApiError> {
+    verify_any(params, None, keys)
+}
+
+/// [`verify`], also accepting a signature over `alternative` (the Go SDK's JSON spelling).
+pub fn verify_any(
+    params: &Params,
+    alternative: Option<&Params>,
+    keys: &[(String, String)],
+) -> Result<(), ApiError> {
+    let given = params.get("Signature").map(String::as_str).unwrap_or("");
+    if given.is_empty() {
+        return Err(ApiError::new(170, "Missing signature"));
+    }
     let public = params.get("PublicKey").map(String::as_str).unwrap_or("");
     let Some((_, private)) = keys.iter().find(|(p, _)| !public.is_empty() && p == public) else {
         return Err(ApiError::new(172, "User Not Exists"));
     };
-    let given = params.get("Signature").map(String::as_str).unwrap_or("");
-    if !given.eq_ignore_ascii_case(&sign(params, private)) {
+    let matches = |p: &Params| given.eq_ignore_ascii_case(&sign(p, private));
+    if !matches(params) && !alternative.is_some_and(matches) {
         return Err(ApiError::new(171, "Signature VerifyAC Error"));
     }
     Ok(())
@@ -132,8 +176,10 @@ fn number(params: &Params, name: &str, default: usize) -> Result<usize, ApiError
 
 /// Builds the `DescribeImage` query from verified parameters.
 pub fn describe_image_query(params: &Params) -> Result<Query, ApiError> {
+    // UCloud documents 160 as a missing Action; what it answers for a missing Region is not
+    // published: 230 (bad parameter) is our choice.
     let region =
-        nonempty(params, "Region").ok_or_else(|| ApiError::new(160, "Missing params [Region]"))?;
+        nonempty(params, "Region").ok_or_else(|| ApiError::new(230, "Missing params [Region]"))?;
     let offset = number(params, "Offset", 0)?;
     // Limit=0 means "default" on the real API rather than "nothing".
     let limit = match number(params, "Limit", DEFAULT_LIMIT)? {
@@ -182,6 +228,19 @@ pub fn error_body(action: &str, err: &ApiError) -> Value {
     json!({ "Action": action, "RetCode": err.code, "Message": err.message })
 }
 
+/// How an answer is spelled and what the account sees.
+#[derive(Debug, Clone, Default)]
+pub struct AnswerOptions<'a> {
+    /// Most images in one page.
+    pub page_cap: usize,
+    /// `RetCode` and `TotalCount` as JSON strings.
+    pub string_codes: bool,
+    /// The project a request without `ProjectId` sees.
+    pub default_project: &'a str,
+    /// The Go SDK's spelling of a JSON request, also accepted for the signature.
+    pub alternative: Option<&'a Params>,
+}
+
 /// Answers one API request end to end (signature, action, parameters, catalog).
 pub fn answer(
     catalog: &Catalog,
@@ -189,23 +248,61 @@ pub fn answer(
     params: &Params,
     page_cap: usize,
 ) -> Value {
+    answer_with(
+        catalog,
+        keys,
+        params,
+        &AnswerOptions {
+            page_cap,
+            default_project: crate::DEFAULT_PROJECT,
+            ..AnswerOptions::default()
+        },
+    )
+}
+
+/// [`answer`] with every option.
+pub fn answer_with(
+    catalog: &Catalog,
+    keys: &[(String, String)],
+    params: &Params,
+    options: &AnswerOptions<'_>,
+) -> Value {
     let action = response_action(params);
-    let result =
-        verify(params, keys).and_then(|()| match params.get("Action").map(String::as_str) {
+    let result = verify_any(params, options.alternative, keys).and_then(|()| {
+        match params.get("Action").map(String::as_str) {
             None | Some("") => Err(ApiError::new(160, "Missing Action")),
             Some("DescribeImage") => describe_image_query(params),
             Some(other) => Err(ApiError::new(161, format!("Action [{other}] not found"))),
-        });
-    match result {
+        }
+    });
+    let mut body = match result {
         Err(e) => error_body(&action, &e),
-        Ok(q) => {
-            let (total, page) = catalog.query(&q, page_cap);
+        Ok(mut q) => {
+            if q.project_id.is_none() {
+                q.project_id = Some(options.default_project.to_owned());
+            }
+            let (total, page) = catalog.query(&q, options.page_cap);
             json!({
                 "Action": action,
                 "RetCode": 0,
                 "TotalCount": total,
                 "ImageSet": page,
             })
+        }
+    };
+    if options.string_codes {
+        stringify_codes(&mut body);
+    }
+    body
+}
+
+/// `"RetCode": 0` → `"RetCode": "0"`, and the same for `TotalCount`.
+pub fn stringify_codes(body: &mut Value) {
+    for key in ["RetCode", "TotalCount"] {
+        if let Some(value) = body.get_mut(key)
+            && value.is_number()
+        {
+            *value = Value::String(value.to_string());
         }
     }
 }
@@ -276,11 +373,40 @@ mod tests {
         let sig = sign(&params, "priv");
         params.insert("Signature".into(), sig);
         assert!(verify(&params, &keys).is_ok());
-        assert_eq!(describe_image_query(&params).unwrap_err().code, 160);
+        assert_eq!(describe_image_query(&params).unwrap_err().code, 230);
         params.insert("Region".into(), "cn-bj2".into());
         assert_eq!(verify(&params, &keys).unwrap_err().code, 171);
         params.insert("PublicKey".into(), "other".into());
         assert_eq!(verify(&params, &keys).unwrap_err().code, 172);
         assert_eq!(describe_image_query(&params).unwrap_err().code, 230);
+        params.remove("Signature");
+        assert_eq!(verify(&params, &keys).unwrap_err().code, 170);
+    }
+
+    #[test]
+    fn go_sdk_json_signatures_are_accepted() {
+        let keys = vec![("pub".to_owned(), "priv".to_owned())];
+        let body = br#"{"Action":"DescribeImage","PublicKey":"pub","Region":"hk","ImageIds":["a","b"],"Limit":2}"#;
+        let (flat, go) = parse_json_signed(body).unwrap();
+        assert_eq!(go.get("ImageIds").map(String::as_str), Some("ab"));
+        assert_eq!(flat.get("ImageIds.1").map(String::as_str), Some("b"));
+        for signed in [&flat, &go] {
+            let mut params = flat.clone();
+            params.insert("Signature".into(), sign(signed, "priv"));
+            assert!(verify_any(&params, Some(&go), &keys).is_ok());
+        }
+        let mut params = flat.clone();
+        params.insert("Signature".into(), sign(&go, "priv"));
+        assert_eq!(verify(&params, &keys).unwrap_err().code, 171);
+    }
+
+    #[test]
+    fn string_codes() {
+        let mut body = json!({"RetCode": 0, "TotalCount": 12, "Message": 1});
+        stringify_codes(&mut body);
+        assert_eq!(
+            body,
+            json!({"RetCode": "0", "TotalCount": "12", "Message": 1})
+        );
     }
 }

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Edit};
 use crate::faults::{self, Fault};
 use crate::protocol::{self, ApiError, Params};
 use crate::stats::Recorder;
@@ -39,6 +39,9 @@ pub(crate) struct State {
     pub fault_kinds: Vec<Fault>,
     pub seed: u64,
     pub slow: Duration,
+    pub max_in_flight: Option<usize>,
+    pub string_codes: bool,
+    pub default_project: String,
     pub recorder: Recorder,
     pub arrivals: AtomicU64,
 }
@@ -136,19 +139,31 @@ pub(crate) async fn run(
 async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<SimBody>, io::Error> {
     if let Some(route) = req.uri().path().strip_prefix("/__sim/") {
         let route = route.to_owned();
-        return Ok(control(&route, req.method().clone(), &state));
+        let method = req.method().clone();
+        let body = Limited::new(req.into_body(), 64 * MAX_BODY)
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        return Ok(control(&route, method, &body, &state));
     }
     let seq = state.arrivals.fetch_add(1, Ordering::SeqCst);
-    let _in_flight = state.recorder.enter();
+    let (_in_flight, in_flight_now) = state.recorder.enter();
     let method = req.method().clone();
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
+    let channel_key = req
+        .headers()
+        .get("channel-key")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let query = req.uri().query().unwrap_or("").as_bytes().to_vec();
     let body = Limited::new(req.into_body(), MAX_BODY).collect().await;
 
+    // The Go SDK's spelling of a JSON request, which the real API also accepts for signatures.
+    let mut go_style: Option<Params> = None;
     let parsed: Result<Params, ApiError> = match body {
         Err(_) => Err(ApiError {
             code: 230,
@@ -160,8 +175,11 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Si
             if method == Method::POST && !bytes.is_empty() {
                 let ct = content_type.to_ascii_lowercase();
                 if ct.contains("json") {
-                    protocol::parse_json(&bytes)
-                        .map(|p| {
+                    protocol::parse_json_signed(&bytes)
+                        .map(|(p, go)| {
+                            let mut alternative = params.clone();
+                            alternative.extend(go);
+                            go_style = Some(alternative);
                             params.extend(p);
                             params
                         })
@@ -182,50 +200,74 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Si
     let fault = faults::decide(state.seed, seq, state.fault_rate, &state.fault_kinds);
     let empty = Params::new();
     let params_ref = parsed.as_ref().unwrap_or(&empty);
-    state
-        .recorder
-        .record(seq, method.as_str(), &content_type, params_ref, fault);
+    state.recorder.record(
+        seq,
+        method.as_str(),
+        &content_type,
+        params_ref,
+        fault,
+        channel_key,
+    );
 
     if !state.latency.is_zero() {
         tokio::time::sleep(state.latency).await;
     }
 
     let action = protocol::response_action(params_ref);
+    let error_answer = |code: i64, message: &str| {
+        state.recorder.retcode(code);
+        let mut body = protocol::error_body(
+            &action,
+            &ApiError {
+                code,
+                message: message.into(),
+            },
+        );
+        if state.string_codes {
+            protocol::stringify_codes(&mut body);
+        }
+        with_uuid(json_response(StatusCode::OK, &body), seq)
+    };
+    // A per-account rate limiter: too many requests at once, and the extra ones are refused.
+    if state
+        .max_in_flight
+        .is_some_and(|max| in_flight_now > max as u64)
+    {
+        return Ok(error_answer(153, "API 请求被限流"));
+    }
     match fault {
         Some(Fault::Reset) => return Err(io::Error::other("simulated connection reset")),
         Some(Fault::Http503) => return Ok(status_page(StatusCode::SERVICE_UNAVAILABLE)),
         Some(Fault::Http502) => return Ok(status_page(StatusCode::BAD_GATEWAY)),
         Some(Fault::Http429) => return Ok(status_page(StatusCode::TOO_MANY_REQUESTS)),
-        Some(Fault::RetCode2000) => {
-            state.recorder.retcode(2000);
-            let err = ApiError {
-                code: 2000,
-                message: "Internal Error".into(),
-            };
-            return Ok(json_response(
-                StatusCode::OK,
-                &protocol::error_body(&action, &err),
-            ));
+        Some(kind @ (Fault::RetCode2000 | Fault::RetCode150 | Fault::RetCode153)) => {
+            let (code, message) = kind.ret_code().unwrap_or((2000, "Internal Error"));
+            return Ok(error_answer(code, message));
         }
         Some(Fault::Slow) => tokio::time::sleep(state.slow).await,
         Some(Fault::Truncated) | None => {}
     }
 
-    let answer = match &parsed {
+    let mut answer = match &parsed {
         Err(e) => protocol::error_body(&action, e),
         Ok(params) => {
             let catalog = state.catalog.read().unwrap_or_else(|e| e.into_inner());
-            protocol::answer(&catalog, &state.keys, params, state.page_cap)
+            let options = protocol::AnswerOptions {
+                page_cap: state.page_cap,
+                string_codes: false,
+                default_project: &state.default_project,
+                alternative: go_style.as_ref(),
+            };
+            protocol::answer_with(&catalog, &state.keys, params, &options)
         }
     };
     state
         .recorder
         .retcode(answer.get("RetCode").and_then(Value::as_i64).unwrap_or(-1));
-    let mut resp = json_response(StatusCode::OK, &answer);
-    resp.headers_mut().insert(
-        "X-UCLOUD-REQUEST-UUID",
-        HeaderValue::from_str(&format!("sim-{seq:012}")).unwrap_or(HeaderValue::from_static("sim")),
-    );
+    if state.string_codes {
+        protocol::stringify_codes(&mut answer);
+    }
+    let mut resp = with_uuid(json_response(StatusCode::OK, &answer), seq);
     if fault == Some(Fault::Truncated) {
         let full = answer.to_string().into_bytes();
         let cut = full.len() / 2;
@@ -238,6 +280,15 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Si
         };
     }
     Ok(resp)
+}
+
+/// Every API answer carries a request id, as UCloud's do (`X-UCLOUD-REQUEST-UUID`).
+fn with_uuid(mut resp: Response<SimBody>, seq: u64) -> Response<SimBody> {
+    resp.headers_mut().insert(
+        "X-UCLOUD-REQUEST-UUID",
+        HeaderValue::from_str(&format!("sim-{seq:012}")).unwrap_or(HeaderValue::from_static("sim")),
+    );
+    resp
 }
 
 /// A gateway-style error page: not JSON, as a real load balancer would send.
@@ -258,7 +309,7 @@ fn status_page(status: StatusCode) -> Response<SimBody> {
     resp
 }
 
-fn control(route: &str, method: Method, state: &State) -> Response<SimBody> {
+fn control(route: &str, method: Method, body: &[u8], state: &State) -> Response<SimBody> {
     match (method, route) {
         (Method::GET, "stats") => json_response(
             StatusCode::OK,
@@ -279,9 +330,28 @@ fn control(route: &str, method: Method, state: &State) -> Response<SimBody> {
                 &serde_json::to_value(&*catalog).unwrap_or(Value::Null),
             )
         }
+        (Method::POST, "catalog") => {
+            let edits: Vec<Edit> = match serde_json::from_slice(body) {
+                Ok(edits) => edits,
+                Err(e) => {
+                    return json_response(
+                        StatusCode::BAD_REQUEST,
+                        &json!({"error": format!("expected a JSON list of edits ({{\"op\": \"add\" | \"update\" | \"remove\" | \"replace\", ...}}): {e}")}),
+                    );
+                }
+            };
+            let mut catalog = state.catalog.write().unwrap_or_else(|e| e.into_inner());
+            match catalog.apply(&edits) {
+                Ok(()) => json_response(
+                    StatusCode::OK,
+                    &json!({"ok": true, "edits": edits.len(), "images": catalog.len()}),
+                ),
+                Err(e) => json_response(StatusCode::BAD_REQUEST, &json!({ "error": e })),
+            }
+        }
         _ => json_response(
             StatusCode::NOT_FOUND,
-            &json!({"error": "unknown /__sim endpoint; try GET /__sim/stats, GET /__sim/requests, GET /__sim/catalog, POST /__sim/reset-stats"}),
+            &json!({"error": "unknown /__sim endpoint; try GET /__sim/stats, GET /__sim/requests, GET /__sim/catalog, POST /__sim/catalog, POST /__sim/reset-stats"}),
         ),
     }
 }

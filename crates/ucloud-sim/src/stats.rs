@@ -19,8 +19,9 @@ pub struct Stats {
     pub by_region: BTreeMap<String, u64>,
     /// By `Action` parameter.
     pub by_action: BTreeMap<String, u64>,
-    /// Injected faults by kind (`http_503`, `http_502`, `http_429`, `retcode_2000`, `reset`,
-    /// `truncated`, `slow`); every kind is present, zero if never injected.
+    /// Injected faults by kind (`http_503`, `http_502`, `http_429`, `retcode_2000`,
+    /// `retcode_150`, `retcode_153`, `reset`, `truncated`, `slow`); every kind is present, zero if
+    /// never injected. Rate-limit answers from `--max-in-flight` are counted in `by_retcode`.
     pub faults: BTreeMap<String, u64>,
     /// `RetCode`s of the JSON answers actually sent (as strings, JSON object keys).
     pub by_retcode: BTreeMap<String, u64>,
@@ -41,6 +42,9 @@ pub struct RecordedRequest {
     pub params: BTreeMap<String, String>,
     /// The injected fault, if any.
     pub fault: Option<String>,
+    /// The `channel-key` header (dedicated-channel accounts), if sent.
+    #[serde(default)]
+    pub channel_key: Option<String>,
 }
 
 impl RecordedRequest {
@@ -116,11 +120,12 @@ impl Recorder {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn enter(&self) -> InFlight<'_> {
+    /// Counts a request in; also returns how many are in flight with it.
+    pub(crate) fn enter(&self) -> (InFlight<'_>, u64) {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         let mut g = self.lock();
         g.0.max_in_flight = g.0.max_in_flight.max(now);
-        InFlight(self)
+        (InFlight(self), now)
     }
 
     pub(crate) fn record(
@@ -130,6 +135,7 @@ impl Recorder {
         content_type: &str,
         params: &Params,
         fault: Option<Fault>,
+        channel_key: Option<String>,
     ) {
         let mut g = self.lock();
         let (stats, log) = &mut *g;
@@ -153,6 +159,7 @@ impl Recorder {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             fault: fault.map(|f| f.name().to_owned()),
+            channel_key,
         });
     }
 

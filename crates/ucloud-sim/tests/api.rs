@@ -227,9 +227,36 @@ fn paging_respects_the_page_cap_and_is_stable() {
 fn error_retcodes() {
     let sim = spawn(SimConfig::new(example_catalog())).unwrap();
     let url = sim.url();
+    // UCloud's docs: 160 is a missing Action. A missing Region is 230 (not published; our choice).
+    let v = call(&url, &[("Region", "hk")]);
+    assert_eq!(
+        v,
+        json!({"Action": "Response", "RetCode": 160, "Message": "Missing Action"})
+    );
     let v = call(&url, &[("Action", "DescribeImage")]);
-    assert_eq!(v["RetCode"], 160);
-    assert!(v["Message"].as_str().unwrap().contains("Region"));
+    assert_eq!(
+        v,
+        json!({"Action": "DescribeImageResponse", "RetCode": 230, "Message": "Missing params [Region]"})
+    );
+    // No signature at all is 170, not 171.
+    let mut unsigned = signed(
+        &[("Action", "DescribeImage"), ("Region", "hk")],
+        DEMO_PUBLIC_KEY,
+        DEMO_PRIVATE_KEY,
+    );
+    unsigned.remove("Signature");
+    let r = send(
+        &url,
+        "POST",
+        "/",
+        Some("application/x-www-form-urlencoded"),
+        form(&unsigned).as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        r.json(),
+        json!({"Action": "DescribeImageResponse", "RetCode": 170, "Message": "Missing signature"})
+    );
     let v = call(
         &url,
         &[
@@ -359,4 +386,154 @@ fn extra_keys_and_catalog_updates() {
     sim.reset_stats();
     assert_eq!(sim.stats().total, 0);
     assert!(sim.requests().is_empty());
+}
+
+/// A JSON body signed the way UCloud's Go SDK signs it: a list's values concatenated under the
+/// list's own name (`ucloud/auth/signature.go` in `ucloud/ucloud-sdk-go`).
+#[test]
+fn go_sdk_json_signatures_are_accepted() {
+    let catalog = example_catalog();
+    let two: Vec<String> = catalog.images("hk")[..2]
+        .iter()
+        .map(|i| i["ImageId"].as_str().unwrap().to_owned())
+        .collect();
+    let sim = spawn(SimConfig::new(catalog)).unwrap();
+    let mut go_style: std::collections::BTreeMap<String, String> = [
+        ("Action", "DescribeImage".to_string()),
+        ("PublicKey", DEMO_PUBLIC_KEY.to_string()),
+        ("Region", "hk".to_string()),
+        ("ImageIds", two.concat()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let signature = ucloud_sim::sign(&go_style, DEMO_PRIVATE_KEY);
+    go_style.insert("Signature".into(), signature.clone());
+    let body = json!({
+        "Action": "DescribeImage", "PublicKey": DEMO_PUBLIC_KEY, "Region": "hk",
+        "ImageIds": two, "Signature": signature,
+    });
+    let r = send(
+        &sim.url(),
+        "POST",
+        "/",
+        Some("application/json"),
+        body.to_string().as_bytes(),
+    )
+    .unwrap();
+    let v = r.json();
+    assert_eq!(v["RetCode"], 0, "{v}");
+    assert_eq!(ids(&v), two);
+}
+
+#[test]
+fn string_codes_rate_limits_and_the_default_project() {
+    let mut cfg = SimConfig::new(example_catalog());
+    cfg.string_codes = true;
+    cfg.max_in_flight = Some(1);
+    cfg.latency = std::time::Duration::from_millis(300);
+    let sim = spawn(cfg).unwrap();
+    let url = sim.url();
+    let v = call(
+        &url,
+        &[
+            ("Action", "DescribeImage"),
+            ("Region", "hk"),
+            ("Limit", "1"),
+        ],
+    );
+    assert_eq!(v["RetCode"], "0");
+    assert!(
+        v["TotalCount"].as_str().unwrap().parse::<u64>().unwrap() > 1,
+        "{v}"
+    );
+    // Two at once with a limit of one: exactly one is refused with 153.
+    let answers: Vec<Value> = std::thread::scope(|s| {
+        let calls: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| call(&url, &[("Action", "DescribeImage"), ("Region", "hk")])))
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    let mut codes: Vec<&str> = answers
+        .iter()
+        .map(|v| v["RetCode"].as_str().unwrap())
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, ["0", "153"]);
+    let refused = answers.iter().find(|v| v["RetCode"] == "153").unwrap();
+    assert_eq!(refused["Message"], "API 请求被限流");
+    assert_eq!(sim.stats().by_retcode.get("153"), Some(&1));
+
+    // Custom images of the default project are seen without a ProjectId; answers never carry
+    // the simulator's owner field.
+    let sim = spawn(SimConfig::new(example_catalog())).unwrap();
+    let owned = json!({"ImageId": "uimage-owned001", "CreateTime": 1, "ImageType": "Custom",
+                       "ProjectId": ucloud_sim::DEFAULT_PROJECT});
+    sim.update_catalog(|c| c.push("sim-p", owned));
+    let v = call(
+        &sim.url(),
+        &[("Action", "DescribeImage"), ("Region", "sim-p")],
+    );
+    assert_eq!(
+        v["ImageSet"],
+        json!([{"ImageId": "uimage-owned001", "CreateTime": 1, "ImageType": "Custom"}])
+    );
+    let v = call(
+        &sim.url(),
+        &[
+            ("Action", "DescribeImage"),
+            ("Region", "sim-p"),
+            ("ProjectId", "org-other"),
+        ],
+    );
+    assert_eq!(v["TotalCount"], 0);
+}
+
+#[test]
+fn the_catalog_changes_while_the_server_runs() {
+    let sim = spawn(SimConfig::new(example_catalog())).unwrap();
+    let url = sim.url();
+    let edit = |body: &str| {
+        send(
+            &url,
+            "POST",
+            "/__sim/catalog",
+            Some("application/json"),
+            body.as_bytes(),
+        )
+        .unwrap()
+    };
+    let r = edit(
+        r#"[{"op": "add", "region": "sim-new", "image": {"ImageId": "uimage-new00001", "CreateTime": 5}},
+            {"op": "add", "region": "sim-new", "image": {"ImageId": "uimage-new00002", "CreateTime": 6}},
+            {"op": "update", "image_id": "uimage-new00001", "fields": {"State": "Unavailable"}},
+            {"op": "remove", "image_id": "uimage-new00002"}]"#,
+    );
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["edits"], 4);
+    let v = call(&url, &[("Action", "DescribeImage"), ("Region", "sim-new")]);
+    assert_eq!(
+        v["ImageSet"],
+        json!([{"ImageId": "uimage-new00001", "CreateTime": 5, "State": "Unavailable"}])
+    );
+    // A failing batch changes nothing and says why.
+    let before = sim.catalog();
+    let r = edit(
+        r#"[{"op": "remove", "image_id": "uimage-new00001"}, {"op": "remove", "image_id": "nope"}]"#,
+    );
+    assert_eq!(
+        (r.status, r.json()),
+        (400, json!({"error": "edit 1: no image \"nope\""}))
+    );
+    assert_eq!(sim.catalog(), before);
+    let r = edit("{not json");
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("expected a JSON list of edits")
+    );
+    // Edits are not API requests.
+    assert_eq!(sim.stats().total, 1);
 }

@@ -120,13 +120,39 @@ fn serve_prints_url_answers_and_stops_on_sigterm() {
 
 #[test]
 fn serve_rejects_bad_arguments() {
-    for args in [
-        &["serve", "--catalog", "/nonexistent/catalog.json"][..],
-        &["serve", "--catalog", "x", "--key", "nocolon"],
-        &["serve", "--catalog", "x", "--fault-rate", "2"],
-        &["serve", "--catalog", "x", "--faults", "bogus"],
+    // A catalog that exists, so each case fails for its own reason and says which.
+    let catalog = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/catalog.json");
+    for (args, code, says) in [
+        (
+            &["serve", "--catalog", "/nonexistent/catalog.json"][..],
+            1,
+            "ucloud-sim: cannot read catalog /nonexistent/catalog.json",
+        ),
+        (
+            &["serve", "--catalog", catalog, "--key", "nocolon"],
+            2,
+            "expected PUBLIC:PRIVATE",
+        ),
+        (
+            &["serve", "--catalog", catalog, "--fault-rate", "2"],
+            2,
+            "expected a probability between 0 and 1",
+        ),
+        (
+            &["serve", "--catalog", catalog, "--faults", "bogus"],
+            1,
+            "ucloud-sim: unknown fault \"bogus\"",
+        ),
+        (
+            &["serve", "--catalog", catalog, "--max-in-flight", "0"],
+            2,
+            "invalid value '0' for '--max-in-flight <N>'",
+        ),
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();
-        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?} must not start listening");
     }
 }

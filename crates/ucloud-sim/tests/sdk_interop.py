@@ -1,7 +1,9 @@
 """Interoperability test: UCloud's official Python SDK (ucloud-sdk-python3) against ucloud-sim.
 
 Proves the simulator accepts exactly what the real SDK sends (form encoding, list flattening,
-signature) and answers in a shape the SDK parses. Run with a Python that has
+signature) and answers in a shape the SDK parses, including the answers that imagelock must ride
+out: rate limits (RetCode 153, --max-in-flight), outages (RetCode 150), codes sent as strings,
+and the request id header. Run with a Python that has
 ucloud-sdk-python3==0.11.150 installed (see run-sdk-interop.sh):
 
     python crates/ucloud-sim/tests/sdk_interop.py --sim target/debug/ucloud-sim
@@ -13,6 +15,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import unittest
 
 from ucloud.client import Client
@@ -77,7 +80,8 @@ def expected(catalog, region, zone=None, project_id=None, **eq):
     for img in catalog.get(region, []):
         if zone and img.get("Zone") and img["Zone"] != zone:
             continue
-        if img.get("ProjectId") and img["ProjectId"] != project_id:
+        # An omitted ProjectId is the account's default project (ucloud-sim's --default-project).
+        if img.get("ProjectId") and img["ProjectId"] != (project_id or "org-default"):
             continue
         if any(img.get(k, "") != v for k, v in eq.items() if k != "ImageIds"):
             continue
@@ -200,6 +204,80 @@ class SdkInterop(unittest.TestCase):
             self.assertEqual(ctx.exception.code, 2000)
             self.assertEqual(ctx.exception.message, "Internal Error")
             # Note: this SDK only retries RetCode > 2000; SPEC section 6 retries >= 2000.
+        finally:
+            stop_sim(proc)
+
+
+class SdkInteropRealApiBehaviour(unittest.TestCase):
+    """The simulator's answers that follow UCloud's docs where it used to depart from them."""
+
+    @classmethod
+    def setUpClass(cls):
+        with open(CATALOG, encoding="utf-8") as f:
+            cls.catalog = json.load(f)
+
+    def test_rate_limit_and_outage_codes_reach_the_sdk(self):
+        for fault, code, message in (("retcode_153", 153, "API 请求被限流"),
+                                     ("retcode_150", 150, "Service Unavailable")):
+            proc, url = start_sim("--fault-rate", "1", "--faults", fault)
+            try:
+                with self.assertRaises(exc.RetCodeException) as ctx:
+                    client(url, "cn-bj2").describe_image({})
+                e = ctx.exception
+                self.assertEqual((e.code, e.message), (code, message))
+                # The SDK keeps the request id header, as imagelock does.
+                self.assertEqual(e.request_uuid, "sim-000000000000")
+                # This SDK retries only codes above 2000: it would fail on a rate limit that
+                # imagelock waits out.
+                self.assertFalse(e.retryable)
+            finally:
+                stop_sim(proc)
+
+    def test_more_than_max_in_flight_is_refused_with_153(self):
+        proc, url = start_sim("--max-in-flight", "1", "--latency-ms", "400")
+        try:
+            outcomes = []
+
+            def call():
+                try:
+                    client(url, "hk").describe_image({"Limit": 1})
+                    outcomes.append(0)
+                except exc.RetCodeException as e:
+                    outcomes.append(e.code)
+
+            threads = [threading.Thread(target=call) for _ in range(3)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            self.assertEqual(sorted(outcomes), [0, 153, 153])
+        finally:
+            stop_sim(proc)
+
+    def test_string_codes_are_read_by_the_sdk(self):
+        proc, url = start_sim("--string-codes")
+        try:
+            # The SDK reads "RetCode": "0" as success (int(...) in ucloud/core/client/_client.py)
+            # and its response schema turns "TotalCount": "22" into a number.
+            resp = client(url, "hk").describe_image({"Limit": 2})
+            self.assertEqual(resp["TotalCount"], len(expected(self.catalog, "hk")))
+            self.assertEqual(len(resp["ImageSet"]), 2)
+        finally:
+            stop_sim(proc)
+
+    def test_answers_follow_the_documented_image_shape(self):
+        proc, url = start_sim()
+        try:
+            scoped = client(url, "cn-bj2", project_id="org-demo")
+            _, ids, _ = list_all(scoped, 50)
+            images = scoped.describe_image({"ImageIds": ids[:50], "Limit": 50})["ImageSet"]
+            self.assertTrue(images)
+            for img in images:
+                # No ProjectId field in UHostImageSet; FuncType only on marketplace images.
+                self.assertNotIn("ProjectId", img)
+                self.assertEqual("FuncType" in img, img["ImageType"] == "Business", img["ImageId"])
+                cpu = img.get("MinimalCPU", "")
+                self.assertTrue(cpu == "" or cpu.isalpha(), cpu)
         finally:
             stop_sim(proc)
 
