@@ -1,36 +1,67 @@
 //! Selection: apply an entry's filters to a listing and pick one image by its `select` rule.
 //!
-//! Pure functions over [`Image`]s; the clock comes in through [`Context`] so results are testable.
-//! [`filter`] lives in `filter.rs`, [`rank`] in `rank.rs`, and the human-readable reports of the
-//! funnel and of failures in `report.rs`.
+//! Pure functions over [`Image`]s; the clock and the spec's `deny` list come in through
+//! [`Context`] so results are testable. [`filter`] lives in `filter.rs`, [`rank`] in `rank.rs`,
+//! `agree: version` across regions in `agree.rs`, builds still cooling under `min_age` in
+//! `cooling.rs`, and the human-readable reports of the funnel and of failures in `report.rs`.
 
+mod agree;
+mod cooling;
 mod filter;
 mod rank;
 mod report;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use crate::spec::{ImageQuery, Selection};
 use crate::ucloud::Image;
 
+pub use agree::{
+    AGREE_HAS_VERSION_STEP, AgreeError, VersionAgreement, agreed_step, agreement, choose_agreed,
+};
+pub use cooling::{Cooling, cooling};
 pub use filter::filter;
-pub use rank::rank;
+pub use rank::{compare, rank};
 pub use report::created_date;
 
 /// At most this many candidates are listed when `only` finds several.
 pub const AMBIGUOUS_LISTED: usize = 10;
 
-/// What the filters need to know about the world.
-#[derive(Debug, Clone, Copy)]
+/// What the filters need to know beyond an entry's query: the time (read once per run) and the
+/// spec's `deny` list, which applies to every entry.
+#[derive(Debug, Clone)]
 pub struct Context {
     pub now: Timestamp,
+    /// The spec's `deny`: ImageId → reason. Denied images are never candidates.
+    pub deny: Arc<BTreeMap<String, String>>,
 }
 
 impl Context {
+    /// The clock's time now, nothing denied.
     pub fn now() -> Self {
+        Self::at(Timestamp::now())
+    }
+
+    /// A fixed time, nothing denied.
+    pub fn at(now: Timestamp) -> Self {
         Self {
-            now: Timestamp::now(),
+            now,
+            deny: Arc::default(),
         }
+    }
+
+    /// The same context denying the spec's `deny` list (`spec.deny`).
+    pub fn with_deny(mut self, deny: &BTreeMap<String, String>) -> Self {
+        self.deny = Arc::new(deny.clone());
+        self
+    }
+
+    /// The reason `image_id` is denied, if it is.
+    pub fn denied(&self, image_id: &str) -> Option<&str> {
+        self.deny.get(image_id).map(String::as_str)
     }
 }
 
@@ -136,9 +167,7 @@ mod tests {
     }
 
     fn ctx() -> Context {
-        Context {
-            now: "2025-06-01T00:00:00Z".parse().unwrap(),
-        }
+        Context::at("2025-06-01T00:00:00Z".parse().unwrap())
     }
 
     #[test]
