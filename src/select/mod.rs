@@ -3,11 +3,13 @@
 //! Pure functions over [`Image`]s; the clock and the spec's `deny` list come in through
 //! [`Context`] so results are testable. [`filter`] lives in `filter.rs`, [`rank`] in `rank.rs`,
 //! `agree: version` across regions in `agree.rs`, builds still cooling under `min_age` in
-//! `cooling.rs`, and the human-readable reports of the funnel and of failures in `report.rs`.
+//! `cooling.rs`, whether a pin survives relocking in `keep.rs`, and the human-readable reports
+//! of the funnel and of failures in `report.rs`.
 
 mod agree;
 mod cooling;
 mod filter;
+mod keep;
 mod rank;
 mod report;
 
@@ -24,6 +26,7 @@ pub use agree::{
 };
 pub use cooling::{Cooling, cooling};
 pub use filter::filter;
+pub use keep::still_holds;
 pub use rank::{compare, rank};
 pub use report::created_date;
 
