@@ -248,3 +248,33 @@ fn a_deny_key_that_is_no_image_id_is_invalid() {
     assert_eq!(project.requests(), 0);
     assert!(project.lock_bytes().is_none());
 }
+
+#[test]
+fn imagelock_now_fixes_the_clock_min_age_reads() {
+    let spec = MIN_AGE_SPEC.replace("5005d", "7d");
+    let lock_at = |now: &str| {
+        let project = project(&spec);
+        let mut cmd = project.cmd(&["lock"]);
+        cmd.env("IMAGELOCK_NOW", now);
+        let (code, _, stderr) = common::output_of(cmd);
+        assert_eq!(code, 0, "{stderr}");
+        project
+    };
+    // Four days after the 2024-01-01 build: still cooling, the 2010 build is pinned.
+    let early = lock_at("2024-01-05T00:00:00Z");
+    assert_eq!(pin(&early, "cooled", "cn-bj2"), "uimage-u2204-b");
+    // Exactly seven days after: eligible (the bound is inclusive).
+    let later = lock_at("2024-01-08T08:00:00+08:00");
+    assert_eq!(pin(&later, "cooled", "cn-bj2"), "uimage-u2404-fresh");
+    // Not a time: invalid usage, before any request.
+    let requests = later.requests();
+    let mut cmd = later.cmd(&["update"]);
+    cmd.env("IMAGELOCK_NOW", "next tuesday");
+    let (code, _, stderr) = common::output_of(cmd);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("IMAGELOCK_NOW must be an RFC 3339 time"),
+        "{stderr}"
+    );
+    assert_eq!(later.requests(), requests);
+}

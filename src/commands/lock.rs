@@ -29,7 +29,7 @@ pub fn run(session: &Session) -> Result<Exit> {
         session.block_on(resolve::resolve(
             &client,
             &wanted,
-            &Context::now().with_deny(&spec.deny),
+            &Context::from_env()?.with_deny(&spec.deny),
         ))??
     };
 

@@ -24,7 +24,7 @@ pub fn run(session: &Session, names: &[String]) -> Result<Exit> {
     let picks = session.block_on(resolve::resolve(
         &client,
         &wanted,
-        &Context::now().with_deny(&spec.deny),
+        &Context::from_env()?.with_deny(&spec.deny),
     ))??;
     let diffs = refresh::compare(&old, &picks);
 

@@ -48,6 +48,26 @@ impl Context {
         Self::at(Timestamp::now())
     }
 
+    /// The run's clock: `IMAGELOCK_NOW` (RFC 3339) when set, so tests and reproductions are
+    /// deterministic, else the clock's time now; nothing denied. Read it once per run. A value
+    /// that is not an RFC 3339 time is invalid usage (exit 2) naming the variable.
+    pub fn from_env() -> Result<Self, crate::Error> {
+        Self::from_override(std::env::var("IMAGELOCK_NOW").ok().as_deref())
+    }
+
+    fn from_override(value: Option<&str>) -> Result<Self, crate::Error> {
+        let Some(text) = value else {
+            return Ok(Self::now());
+        };
+        // Only full RFC 3339 times with an offset: a bare date would be ambiguous about the zone.
+        match text.trim().parse::<Timestamp>() {
+            Ok(now) if text.trim().len() >= 20 => Ok(Self::at(now)),
+            _ => Err(crate::Error::Invalid(format!(
+                "IMAGELOCK_NOW must be an RFC 3339 time such as 2025-06-01T12:00:00Z, found {text:?}"
+            ))),
+        }
+    }
+
     /// A fixed time, nothing denied.
     pub fn at(now: Timestamp) -> Self {
         Self {
@@ -171,6 +191,24 @@ mod tests {
 
     fn ctx() -> Context {
         Context::at("2025-06-01T00:00:00Z".parse().unwrap())
+    }
+
+    #[test]
+    fn imagelock_now_overrides_the_clock() {
+        let ctx = Context::from_override(Some("2025-06-01T12:00:00+08:00")).unwrap();
+        assert_eq!(ctx.now.to_string(), "2025-06-01T04:00:00Z");
+        assert!(ctx.deny.is_empty());
+        let before = Timestamp::now();
+        let clock = Context::from_override(None).unwrap();
+        assert!(clock.now >= before);
+        for bad in ["yesterday", "2025-06-01", "2025-06-01T12:00:00", ""] {
+            let err = Context::from_override(Some(bad)).unwrap_err();
+            assert_eq!(err.exit(), crate::Exit::Invalid);
+            assert!(
+                err.to_string().starts_with("IMAGELOCK_NOW must be"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
