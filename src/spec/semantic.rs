@@ -297,7 +297,8 @@ impl Builder<'_> {
 
     fn image_id(&mut self, value: &Json, path: &[Seg]) -> Option<String> {
         let id = value.as_str()?;
-        if !is_valid_image_id(id) {
+        // An empty one is the schema's to report (`minLength`), once.
+        if !id.is_empty() && !is_valid_image_id(id) {
             self.problems
                 .push(Problem::value(path, not_an_image_id(id)));
             return None;
