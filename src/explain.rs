@@ -102,9 +102,7 @@ mod tests {
     }
 
     fn ctx() -> Context {
-        Context {
-            now: "2025-06-01T00:00:00Z".parse().unwrap(),
-        }
+        Context::at("2025-06-01T00:00:00Z".parse().unwrap())
     }
 
     #[test]

@@ -11,7 +11,7 @@ use futures_util::future::try_join_all;
 
 use crate::error::Error;
 use crate::plan::{Plan, plan};
-use crate::select::{self, Context, SelectError};
+use crate::select::{self, AgreeError, Context, SelectError};
 use crate::spec::ImageQuery;
 use crate::ucloud::{Client, Image};
 
@@ -58,7 +58,33 @@ pub fn choose_all<'a>(
 ) -> Result<Picks, Error> {
     let mut picks = Picks::new();
     let mut failures = Vec::new();
+    let mut agree_failures = Vec::new();
     for query in queries {
+        if query.agree.is_some() {
+            // `agree: version`: the regions of the entry are chosen together.
+            let per_region: BTreeMap<String, &[Image]> = query
+                .regions
+                .iter()
+                .map(|region| (region.clone(), fetched.images_for(&query.name, region)))
+                .collect();
+            match select::choose_agreed(query, &per_region, ctx) {
+                Ok(chosen) => {
+                    picks.entry(query.name.clone()).or_default().extend(chosen);
+                }
+                Err(AgreeError::Regions(errors)) => {
+                    for (region, error) in errors {
+                        let region = query.regions.iter().find(|r| **r == region);
+                        if let Some(region) = region {
+                            failures.push((query.name.as_str(), region.as_str(), error));
+                        }
+                    }
+                }
+                Err(error @ AgreeError::NoCommonVersion { .. }) => {
+                    agree_failures.push((query.name.as_str(), error));
+                }
+            }
+            continue;
+        }
         for region in &query.regions {
             let images = fetched.images_for(&query.name, region);
             match select::choose(query, images, ctx) {
@@ -72,10 +98,13 @@ pub fn choose_all<'a>(
             }
         }
     }
-    if failures.is_empty() {
+    if failures.is_empty() && agree_failures.is_empty() {
         Ok(picks)
     } else {
-        Err(Error::Resolution(describe_failures(&failures)))
+        Err(Error::Resolution(describe_failures(
+            &failures,
+            &agree_failures,
+        )))
     }
 }
 
@@ -89,16 +118,35 @@ pub async fn resolve(
     choose_all(&fetched, queries.iter().copied(), ctx)
 }
 
-fn describe_failures(failures: &[(&str, &str, SelectError)]) -> String {
+fn describe_failures(
+    failures: &[(&str, &str, SelectError)],
+    agree_failures: &[(&str, AgreeError)],
+) -> String {
     let mut out = String::new();
-    let noun = if failures.len() == 1 { "pin" } else { "pins" };
+    let mut what = Vec::new();
+    if !failures.is_empty() {
+        let noun = if failures.len() == 1 { "pin" } else { "pins" };
+        what.push(format!("{} {noun}", failures.len()));
+    }
+    if !agree_failures.is_empty() {
+        // `agree: version` entries without a common version fail as a whole.
+        let noun = if agree_failures.len() == 1 {
+            "entry"
+        } else {
+            "entries"
+        };
+        what.push(format!("{} {noun}", agree_failures.len()));
+    }
     let _ = writeln!(
         out,
-        "could not resolve {} {noun}; nothing was written",
-        failures.len()
+        "could not resolve {}; nothing was written",
+        what.join(" and ")
     );
     for (entry, region, error) in failures {
         let _ = writeln!(out, "\n{entry} in {region}: {error}");
+    }
+    for (entry, error) in agree_failures {
+        let _ = writeln!(out, "\n{entry}: {error}");
     }
     out.trim_end().to_string()
 }

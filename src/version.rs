@@ -4,7 +4,10 @@
 //! 22.4.0), and users write requirements the way they think of them (`>=22.04, <24`). Both sides
 //! drop leading zeros so that `22.04` and `22.4` mean the same thing, then Cargo's `semver` rules
 //! apply (a bare version means `^`).
+//!
+//! [`downgrade`] says whether moving a pin would go to a lower version, for `update`'s guard.
 
+use std::fmt;
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -26,6 +29,57 @@ fn version_in(text: &str) -> Option<Version> {
         *slot = part.parse().ok()?;
     }
     Some(Version::new(parts[0], parts[1], parts[2]))
+}
+
+/// Anything with an image version: an image from the API, or a pin in the lockfile (whose
+/// recorded OsName and ImageName give the version the same way).
+pub trait HasVersion {
+    fn version(&self) -> Option<Version>;
+}
+
+impl HasVersion for crate::ucloud::Image {
+    fn version(&self) -> Option<Version> {
+        image_version(&self.os_name, &self.image_name)
+    }
+}
+
+impl HasVersion for crate::lockfile::Pin {
+    fn version(&self) -> Option<Version> {
+        image_version(&self.os_name, &self.image_name)
+    }
+}
+
+/// A move to a lower version: `24.4.0 → 22.4.0`, or `24.4.0 → no version`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Downgrade {
+    pub from: Version,
+    /// `None`: the new image has no version at all.
+    pub to: Option<Version>,
+}
+
+impl fmt::Display for Downgrade {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.to {
+            Some(to) => write!(f, "{} → {to}", self.from),
+            None => write!(f, "{} → no version", self.from),
+        }
+    }
+}
+
+/// Whether moving from `old` to `new` is a downgrade: `new`'s version is lower than `old`'s, or
+/// `new` has none while `old` has one. A pin without a version can never be downgraded; the
+/// same version (a rebuild) is not a downgrade.
+pub fn downgrade(old: &impl HasVersion, new: &impl HasVersion) -> Option<Downgrade> {
+    let from = old.version()?;
+    match new.version() {
+        Some(to) if to >= from => None,
+        to => Some(Downgrade { from, to }),
+    }
+}
+
+/// [`downgrade`] as a yes or no.
+pub fn is_downgrade(old: &impl HasVersion, new: &impl HasVersion) -> bool {
+    downgrade(old, new).is_some()
 }
 
 /// A parsed `version` filter, keeping the text the user wrote for messages and digests.
@@ -139,6 +193,50 @@ mod tests {
         let exact = VersionRequirement::parse("=2019").unwrap();
         assert!(exact.matches(&Version::new(2019, 0, 0)));
         assert!(!exact.matches(&Version::new(2022, 0, 0)));
+    }
+
+    fn named(os_name: &str) -> crate::ucloud::Image {
+        crate::ucloud::Image {
+            image_id: "uimage-x".into(),
+            os_name: os_name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn downgrades_are_lower_versions_or_lost_ones() {
+        let pin = crate::lockfile::Pin::from(&named("Ubuntu 24.04 64位"));
+        let older = named("Ubuntu 22.04 64位");
+        let d = downgrade(&pin, &older);
+        assert_eq!(
+            d.as_ref().map(ToString::to_string).as_deref(),
+            Some("24.4.0 → 22.4.0")
+        );
+        assert!(is_downgrade(&pin, &older));
+        let versionless = named("my custom image");
+        assert_eq!(
+            downgrade(&pin, &versionless)
+                .map(|d| d.to_string())
+                .as_deref(),
+            Some("24.4.0 → no version")
+        );
+        // A rebuild of the same version, a newer one, or a pin with no version: not downgrades.
+        assert!(!is_downgrade(&pin, &named("Ubuntu 24.04 64位 rebuilt")));
+        assert!(!is_downgrade(&pin, &named("Ubuntu 24.10")));
+        assert!(!is_downgrade(&versionless, &older));
+        // Versions compare numerically, not as text: 9.10 is above 9.9.
+        assert!(!is_downgrade(
+            &named("Rocky Linux 9.9"),
+            &named("Rocky Linux 9.10")
+        ));
+        assert!(is_downgrade(
+            &named("Rocky Linux 9.10"),
+            &named("Rocky Linux 9.9")
+        ));
+        // Images compare with images, pins with pins, and one with the other.
+        let older_pin = crate::lockfile::Pin::from(&named("Ubuntu 20.04"));
+        assert!(is_downgrade(&named("Ubuntu 24.04"), &older_pin));
+        assert!(is_downgrade(&pin, &older_pin));
     }
 
     #[test]

@@ -116,3 +116,31 @@ fn plain_form_names_file_line_column_path_and_expectation() {
     );
     assert_eq!(Error::Spec(error).exit(), imagelock::Exit::Invalid);
 }
+
+#[test]
+fn agree_with_select_only() {
+    insta::assert_snapshot!(report(
+        "version: 1\nimages:\n  db:\n    regions: [cn-bj2, hk]\n    agree: version\n    select: only\n"
+    ));
+}
+
+#[test]
+fn deny_key_that_is_not_an_image_id() {
+    insta::assert_snapshot!(report(
+        "version: 1\ndeny:\n  uimage-bad1: \"kernel panic on boot, INC-42\"\n  \"uimage-$(reboot)\": hostile\n  uimage-bad2: 42\nimages:\n  web:\n    region: cn-bj2\n    filters:\n      image_type: Base\n      image_id: \"uimage rez4c3an\"\n"
+    ));
+}
+
+#[test]
+fn misspelt_safe_upgrade_keys() {
+    insta::assert_snapshot!(report(
+        "version: 1\ndenny: {}\nimages:\n  web:\n    regions: [cn-bj2, hk]\n    agre: version\n    hodl: reason\n    filters:\n      min_ag: 7d\n"
+    ));
+}
+
+#[test]
+fn bad_min_age_agree_and_hold_values() {
+    insta::assert_snapshot!(report(
+        "version: 1\nimages:\n  web:\n    regions: [cn-bj2, hk]\n    agree: versions\n    hold: \"\"\n    filters:\n      min_age: 3 days\n"
+    ));
+}

@@ -30,7 +30,7 @@ pub fn run(session: &Session, name: &str, region: Option<&str>, top: usize) -> R
     let locked = lock.images.get(name);
 
     let client = session.client()?;
-    let ctx = Context::now();
+    let ctx = Context::from_env()?.with_deny(&spec.deny);
     let fetched = session.block_on(resolve::fetch(&client, [&query]))??;
     let explanations: Vec<Explanation> = query
         .regions

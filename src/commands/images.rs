@@ -88,7 +88,7 @@ pub fn run(session: &Session, args: &ImagesArgs) -> Result<Exit> {
     drop(client);
     session.progress.finish();
 
-    let (mut shown, _funnel) = select::filter(&filters, &listed, &Context::now());
+    let (mut shown, _funnel) = select::filter(&filters, &listed, &Context::from_env()?);
     select::rank(Selection::Newest, &mut shown);
     let matched = shown.len();
     if let Some(limit) = args.limit {

@@ -26,7 +26,11 @@ pub fn run(session: &Session) -> Result<Exit> {
         Picks::new()
     } else {
         let client = session.client()?;
-        session.block_on(resolve::resolve(&client, &wanted, &Context::now()))??
+        session.block_on(resolve::resolve(
+            &client,
+            &wanted,
+            &Context::from_env()?.with_deny(&spec.deny),
+        ))??
     };
 
     let mut new = old.clone();

@@ -16,7 +16,7 @@ pub fn run(session: &Session) -> Result<Exit> {
     let staleness = lock.staleness(&spec);
 
     let client = session.client()?;
-    let ctx = Context::now();
+    let ctx = Context::from_env()?.with_deny(&spec.deny);
     // One fetch for all entries: each (region, zone, project) listing is walked once.
     let picks = session.block_on(async {
         let fetched = resolve::fetch(&client, spec.images.values()).await?;

@@ -21,7 +21,11 @@ pub fn run(session: &Session, names: &[String]) -> Result<Exit> {
     let wanted = refresh::named_entries(&spec, names)?;
 
     let client = session.client()?;
-    let picks = session.block_on(resolve::resolve(&client, &wanted, &Context::now()))??;
+    let picks = session.block_on(resolve::resolve(
+        &client,
+        &wanted,
+        &Context::from_env()?.with_deny(&spec.deny),
+    ))??;
     let diffs = refresh::compare(&old, &picks);
 
     let mut new = old.clone();

@@ -3,7 +3,12 @@
 //! The canonical form is built by hand (keys sorted explicitly, sets sorted, dates as UTC
 //! instants, durations in seconds) so it depends on what the query *means*, never on how the spec
 //! was written or on a serializer's map ordering. Changing this form changes every digest and
-//! makes every lockfile stale, so treat it as part of the file format.
+//! makes every lockfile stale, so treat it as part of the file format: keys added later
+//! (`min_age`, `agree`) appear only when set, so the digests of entries that do not use them
+//! stay what they were.
+//!
+//! `hold` and the spec's `deny` list are policy, not query: they say whether a pin may move, not
+//! which image the query means, so they are left out and changing them leaves every entry fresh.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -104,7 +109,7 @@ fn canonical_json(query: &ImageQuery) -> String {
             None => Canon::Null,
         }
     }
-    let form = Canon::Object(vec![
+    let mut fields = vec![
         ("filters", canonical_filters(&query.filters)),
         ("project_id", optional(&query.project_id)),
         (
@@ -113,7 +118,11 @@ fn canonical_json(query: &ImageQuery) -> String {
         ),
         ("select", Canon::str(query.select.as_str())),
         ("zone", optional(&query.zone)),
-    ]);
+    ];
+    if let Some(agree) = query.agree {
+        fields.push(("agree", Canon::str(agree.as_str())));
+    }
+    let form = Canon::Object(fields);
     let mut out = String::new();
     form.write(&mut out);
     out
@@ -176,6 +185,11 @@ fn canonical_filters(filters: &Filters) -> Canon<'_> {
     if let Some(max_age) = &filters.max_age {
         fields.push(("max_age", Canon::Int(max_age.seconds)));
     }
+    // In seconds like `max_age`, never as a computed date: a date would change every day and make
+    // `check` fail on an unchanged spec.
+    if let Some(min_age) = &filters.min_age {
+        fields.push(("min_age", Canon::Int(min_age.seconds)));
+    }
     if filters.not_eol {
         fields.push(("not_eol", Canon::Bool(true)));
     }
@@ -197,7 +211,7 @@ fn canonical_set_match(set: &SetMatch) -> Canon<'_> {
 mod tests {
     use super::*;
     use crate::spec::{
-        FuncType, ImageState, ImageType, MaxAge, OsType, Pattern, PointInTime, Selection,
+        Agreement, FuncType, ImageState, ImageType, MaxAge, OsType, Pattern, PointInTime, Selection,
     };
     use crate::version::VersionRequirement;
     use regex::Regex;
@@ -406,6 +420,13 @@ mod tests {
                 })
             }),
             ("not_eol", |q| q.filters.not_eol = true),
+            ("min_age", |q| {
+                q.filters.min_age = Some(MaxAge {
+                    source: "1d".into(),
+                    seconds: 86_400,
+                })
+            }),
+            ("agree", |q| q.agree = Some(Agreement::Version)),
         ];
         let reference = digest(&base());
         let mut seen = std::collections::BTreeMap::new();
@@ -420,6 +441,103 @@ mod tests {
             if let Some(previous) = seen.insert(changed, label) {
                 panic!("{label} and {previous} give the same digest");
             }
+        }
+    }
+
+    #[test]
+    fn min_age_is_in_seconds_like_max_age() {
+        let age = |source: &str, seconds: i64| {
+            Some(MaxAge {
+                source: source.into(),
+                seconds,
+            })
+        };
+        let mut days = base();
+        days.filters.min_age = age("7d", 604_800);
+        let mut weeks = base();
+        weeks.filters.min_age = age("1w", 604_800);
+        assert_eq!(digest(&days), digest(&weeks));
+        assert!(canonical_json(&days).contains(r#""min_age":604800"#));
+        // The same duration as max_age and as min_age are different queries.
+        let mut max = base();
+        max.filters.max_age = age("7d", 604_800);
+        assert_ne!(digest(&days), digest(&max));
+    }
+
+    #[test]
+    fn agree_is_part_of_the_query() {
+        let mut agreed = base();
+        agreed.regions = strings(&["cn-bj2", "hk"]);
+        agreed.agree = Some(Agreement::Version);
+        assert_eq!(
+            canonical_json(&agreed),
+            r#"{"agree":"version","filters":{"state":["Available"]},"project_id":null,"regions":["cn-bj2","hk"],"select":"newest","zone":null}"#
+        );
+        let mut plain = agreed.clone();
+        plain.agree = None;
+        assert_ne!(digest(&agreed), digest(&plain));
+    }
+
+    #[test]
+    fn hold_is_policy_and_changes_no_digest() {
+        let reference = digest(&base());
+        let mut held = base();
+        held.hold = Some("waiting for the 24.04 migration, OPS-311".into());
+        assert_eq!(digest(&held), reference);
+        let mut other_reason = base();
+        other_reason.hold = Some("another reason".into());
+        assert_eq!(digest(&other_reason), reference);
+    }
+
+    #[test]
+    fn deny_is_policy_and_changes_no_digest() {
+        // The digest of an entry read from a spec is the same with and without a `deny` list.
+        let spec_text = |deny: &str| {
+            format!(
+                "version: 1\n{deny}images:\n  web:\n    regions: [cn-bj2, hk]\n    filters: {{ image_type: Base, min_age: 7d }}\n    agree: version\n"
+            )
+        };
+        let digest_of = |text: &str| {
+            let spec = crate::spec::parse(text, std::path::Path::new("imagelock.yaml"))
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                spec.images["web"]
+                    .filters
+                    .min_age
+                    .as_ref()
+                    .map(|m| m.seconds),
+                Some(604_800)
+            );
+            digest(&spec.images["web"])
+        };
+        let without = digest_of(&spec_text(""));
+        let with = digest_of(&spec_text(
+            "deny:\n  uimage-bad: \"kernel panic, INC-42\"\n",
+        ));
+        assert_eq!(with, without);
+    }
+
+    #[test]
+    fn entries_without_the_new_keys_keep_their_committed_digests() {
+        // Digests from examples/imagelock.lock, written before min_age and agree existed: the
+        // lockfiles users have committed must stay fresh.
+        let spec = crate::spec::parse(
+            include_str!("../../examples/imagelock.yaml"),
+            std::path::Path::new("imagelock.yaml"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let lock = crate::lockfile::Lockfile::parse(
+            include_str!("../../examples/imagelock.lock"),
+            std::path::Path::new("imagelock.lock"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(lock.images.len(), spec.images.len());
+        for (name, query) in &spec.images {
+            assert_eq!(
+                digest(query),
+                lock.images[name].digest,
+                "the digest of {name} changed"
+            );
         }
     }
 

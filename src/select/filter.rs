@@ -1,18 +1,19 @@
-//! The filters of docs/spec.md ("Filters"), applied in that table's order, each one recorded in the
-//! [`Funnel`].
+//! The filters of an entry, applied in the order of the filter table in docs/spec.md, each one recorded
+//! in the [`Funnel`]; then `min_age`, `not_eol` and the spec's `deny` list.
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use super::{Context, Funnel, FunnelStep};
-use crate::spec::{Filters, Pattern, SetMatch};
+use crate::spec::{Filters, MaxAge, Pattern, SetMatch};
 use crate::ucloud::Image;
 use crate::version::image_version;
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 
-/// Applies every filter that is set, in the order of docs/spec.md's filter table, recording the
-/// funnel.
+/// Applies every filter that is set, in the order of docs/spec.md, recording the funnel. The spec's
+/// `deny` list comes last (a `deny` step whenever the list is not empty), so the funnel shows
+/// when the images an entry asks for are denied ones.
 ///
 /// Filters that may have been pushed down to the API (`os_type`, `image_type`, `func_type`,
 /// `image_id`) are checked here too, so a broader listing shared by several entries gives the
@@ -113,10 +114,23 @@ pub fn filter<'a>(
             created_nanos(i) >= cutoff
         });
     }
+    if let Some(min_age) = &filters.min_age {
+        let cutoff = min_age_cutoff(min_age, ctx);
+        step(format!("min_age {}", min_age.source), &|i| {
+            created_nanos(i) <= cutoff
+        });
+    }
     if filters.not_eol {
         let today = ctx.now.to_zoned(TimeZone::UTC).date();
         step("not_eol".to_string(), &|i| {
             !past_eol(&i.maintain_eol, today)
+        });
+    }
+    if !ctx.deny.is_empty() {
+        let count = ctx.deny.len();
+        let noun = if count == 1 { "ImageId" } else { "ImageIds" };
+        step(format!("deny ({count} {noun} denied)"), &|i| {
+            ctx.denied(&i.image_id).is_none()
         });
     }
     (kept, funnel)
@@ -146,6 +160,11 @@ fn set_matches(set: &SetMatch, values: &[String]) -> bool {
     set.all.iter().all(has)
         && (set.any.is_empty() || set.any.iter().any(has))
         && !set.none.iter().any(has)
+}
+
+/// `min_age`: the latest CreateTime (in nanoseconds) an image may have to be picked now.
+pub(super) fn min_age_cutoff(min_age: &MaxAge, ctx: &Context) -> i128 {
+    ctx.now.as_nanosecond() - i128::from(min_age.seconds) * NANOS_PER_SECOND
 }
 
 /// CreateTime in nanoseconds, so it compares exactly with RFC 3339 bounds that carry fractions.
@@ -178,14 +197,12 @@ fn parse_eol(text: &str) -> Option<Date> {
 mod tests {
     use super::*;
     use crate::select::test_support::image;
-    use crate::spec::{FuncType, ImageState, ImageType, MaxAge, OsType, PointInTime};
+    use crate::spec::{FuncType, ImageState, ImageType, OsType, PointInTime};
     use crate::version::VersionRequirement;
     use regex::Regex;
 
     fn ctx() -> Context {
-        Context {
-            now: "2025-06-01T12:00:00Z".parse().unwrap(),
-        }
+        Context::at("2025-06-01T12:00:00Z".parse().unwrap())
     }
 
     fn pattern(source: &str) -> Pattern {
@@ -468,6 +485,83 @@ mod tests {
             kept(&f, &images),
             (ids(&["uimage-exact"]), "max_age 90d".into())
         );
+    }
+
+    #[test]
+    fn min_age_keeps_builds_at_least_that_old_boundary_inclusive() {
+        let now = ctx().now.as_second();
+        let week = 7 * 86_400;
+        let images = [
+            image("uimage-fresh", "x", now - 3_600),
+            image("uimage-exact", "x", now - week),
+            image("uimage-soaked", "x", now - week - 1),
+            image("uimage-future", "x", now + 60),
+        ];
+        let f = Filters {
+            min_age: Some(MaxAge {
+                source: "1w".into(),
+                seconds: week,
+            }),
+            ..Filters::default()
+        };
+        assert_eq!(
+            kept(&f, &images),
+            (ids(&["uimage-exact", "uimage-soaked"]), "min_age 1w".into())
+        );
+        // With max_age, a window: old enough to trust, young enough to be current.
+        let f = Filters {
+            max_age: Some(MaxAge {
+                source: "8d".into(),
+                seconds: 8 * 86_400,
+            }),
+            ..f
+        };
+        let (got, funnel) = filter(&f, &images, &ctx());
+        let steps: Vec<(&str, usize)> = funnel
+            .steps
+            .iter()
+            .map(|s| (s.filter.as_str(), s.kept))
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                ("state in [Available]", 4),
+                ("max_age 8d", 4),
+                ("min_age 1w", 2)
+            ]
+        );
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn denied_images_are_dropped_last_with_a_deny_step() {
+        let images = [
+            image("uimage-a", "Ubuntu 22.04", 1),
+            image("uimage-bad", "Ubuntu 22.04", 2),
+            image("uimage-c", "CentOS 7.9", 3),
+        ];
+        let deny: std::collections::BTreeMap<String, String> = [
+            ("uimage-bad".to_owned(), "kernel panic, INC-42".to_owned()),
+            ("uimage-elsewhere".to_owned(), "CVE".to_owned()),
+        ]
+        .into();
+        let ctx = ctx().with_deny(&deny);
+        let f = Filters {
+            name: Some(pattern("Ubuntu")),
+            ..Filters::default()
+        };
+        let (got, funnel) = filter(&f, &images, &ctx);
+        let got: Vec<&str> = got.iter().map(|i| i.image_id.as_str()).collect();
+        assert_eq!(got, ["uimage-a"]);
+        let last = funnel.steps.last().unwrap();
+        assert_eq!(
+            (last.filter.as_str(), last.kept),
+            ("deny (2 ImageIds denied)", 1)
+        );
+        assert_eq!(ctx.denied("uimage-bad"), Some("kernel panic, INC-42"));
+        // No deny list, no step.
+        let (_, funnel) = filter(&f, &images, &super::super::Context::at(ctx.now));
+        assert!(funnel.steps.iter().all(|s| !s.filter.starts_with("deny")));
     }
 
     #[test]

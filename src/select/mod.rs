@@ -1,36 +1,90 @@
 //! Selection: apply an entry's filters to a listing and pick one image by its `select` rule.
 //!
-//! Pure functions over [`Image`]s; the clock comes in through [`Context`] so results are testable.
-//! [`filter`] lives in `filter.rs`, [`rank`] in `rank.rs`, and the human-readable reports of the
-//! funnel and of failures in `report.rs`.
+//! Pure functions over [`Image`]s; the clock and the spec's `deny` list come in through
+//! [`Context`] so results are testable. [`filter`] lives in `filter.rs`, [`rank`] in `rank.rs`,
+//! `agree: version` across regions in `agree.rs`, builds still cooling under `min_age` in
+//! `cooling.rs`, whether a pin survives relocking in `keep.rs`, and the human-readable reports
+//! of the funnel and of failures in `report.rs`.
 
+mod agree;
+mod cooling;
 mod filter;
+mod keep;
 mod rank;
 mod report;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use crate::spec::{ImageQuery, Selection};
 use crate::ucloud::Image;
 
+pub use agree::{
+    AGREE_HAS_VERSION_STEP, AgreeError, VersionAgreement, agreed_step, agreement, choose_agreed,
+};
+pub use cooling::{Cooling, cooling};
 pub use filter::filter;
-pub use rank::rank;
+pub use keep::still_holds;
+pub use rank::{compare, rank};
 pub use report::created_date;
 
 /// At most this many candidates are listed when `only` finds several.
 pub const AMBIGUOUS_LISTED: usize = 10;
 
-/// What the filters need to know about the world.
-#[derive(Debug, Clone, Copy)]
+/// What the filters need to know beyond an entry's query: the time (read once per run) and the
+/// spec's `deny` list, which applies to every entry.
+#[derive(Debug, Clone)]
 pub struct Context {
     pub now: Timestamp,
+    /// The spec's `deny`: ImageId → reason. Denied images are never candidates.
+    pub deny: Arc<BTreeMap<String, String>>,
 }
 
 impl Context {
+    /// The clock's time now, nothing denied.
     pub fn now() -> Self {
-        Self {
-            now: Timestamp::now(),
+        Self::at(Timestamp::now())
+    }
+
+    /// The run's clock: `IMAGELOCK_NOW` (RFC 3339) when set, so tests and reproductions are
+    /// deterministic, else the clock's time now; nothing denied. Read it once per run. A value
+    /// that is not an RFC 3339 time is invalid usage (exit 2) naming the variable.
+    pub fn from_env() -> Result<Self, crate::Error> {
+        Self::from_override(std::env::var("IMAGELOCK_NOW").ok().as_deref())
+    }
+
+    fn from_override(value: Option<&str>) -> Result<Self, crate::Error> {
+        let Some(text) = value else {
+            return Ok(Self::now());
+        };
+        // Only full RFC 3339 times with an offset: a bare date would be ambiguous about the zone.
+        match text.trim().parse::<Timestamp>() {
+            Ok(now) if text.trim().len() >= 20 => Ok(Self::at(now)),
+            _ => Err(crate::Error::Invalid(format!(
+                "IMAGELOCK_NOW must be an RFC 3339 time such as 2025-06-01T12:00:00Z, found {text:?}"
+            ))),
         }
+    }
+
+    /// A fixed time, nothing denied.
+    pub fn at(now: Timestamp) -> Self {
+        Self {
+            now,
+            deny: Arc::default(),
+        }
+    }
+
+    /// The same context denying the spec's `deny` list (`spec.deny`).
+    pub fn with_deny(mut self, deny: &BTreeMap<String, String>) -> Self {
+        self.deny = Arc::new(deny.clone());
+        self
+    }
+
+    /// The reason `image_id` is denied, if it is.
+    pub fn denied(&self, image_id: &str) -> Option<&str> {
+        self.deny.get(image_id).map(String::as_str)
     }
 }
 
@@ -136,8 +190,24 @@ mod tests {
     }
 
     fn ctx() -> Context {
-        Context {
-            now: "2025-06-01T00:00:00Z".parse().unwrap(),
+        Context::at("2025-06-01T00:00:00Z".parse().unwrap())
+    }
+
+    #[test]
+    fn imagelock_now_overrides_the_clock() {
+        let ctx = Context::from_override(Some("2025-06-01T12:00:00+08:00")).unwrap();
+        assert_eq!(ctx.now.to_string(), "2025-06-01T04:00:00Z");
+        assert!(ctx.deny.is_empty());
+        let before = Timestamp::now();
+        let clock = Context::from_override(None).unwrap();
+        assert!(clock.now >= before);
+        for bad in ["yesterday", "2025-06-01", "2025-06-01T12:00:00", ""] {
+            let err = Context::from_override(Some(bad)).unwrap_err();
+            assert_eq!(err.exit(), crate::Exit::Invalid);
+            assert!(
+                err.to_string().starts_with("IMAGELOCK_NOW must be"),
+                "{err}"
+            );
         }
     }
 

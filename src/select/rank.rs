@@ -6,17 +6,12 @@ use crate::spec::Selection;
 use crate::ucloud::Image;
 use crate::version::image_version;
 
-/// Sorts candidates best first by the rule (ties as docs/spec.md, "Selection", says);
-/// `highest_version` drops images without a version. `only` ranks as `newest`, so an ambiguity
-/// lists the newest first.
+/// Sorts candidates best first by the rule (ties as docs/spec.md, "Selection", says); `highest_version` drops
+/// images without a version. `only` ranks as `newest`, so an ambiguity lists the newest first.
 pub fn rank(selection: Selection, candidates: &mut Vec<&Image>) {
     match selection {
         Selection::Newest | Selection::Only => candidates.sort_by(|a, b| newest_first(a, b)),
-        Selection::Oldest => candidates.sort_by(|a, b| {
-            a.create_time
-                .cmp(&b.create_time)
-                .then_with(|| a.image_id.as_bytes().cmp(b.image_id.as_bytes()))
-        }),
+        Selection::Oldest => candidates.sort_by(|a, b| oldest_first(a, b)),
         Selection::HighestVersion => {
             let mut versioned: Vec<_> = candidates
                 .drain(..)
@@ -30,8 +25,30 @@ pub fn rank(selection: Selection, candidates: &mut Vec<&Image>) {
     }
 }
 
+/// How two images rank under a rule: `Less` when `a` ranks before `b`. Under `highest_version` an
+/// image with a version ranks before one without (which `rank` drops); `only` ranks as `newest`.
+pub fn compare(selection: Selection, a: &Image, b: &Image) -> Ordering {
+    match selection {
+        Selection::Newest | Selection::Only => newest_first(a, b),
+        Selection::Oldest => oldest_first(a, b),
+        Selection::HighestVersion => {
+            let va = image_version(&a.os_name, &a.image_name);
+            let vb = image_version(&b.os_name, &b.image_name);
+            // `Option` orders `None` first, so comparing b with a puts versions first, highest first.
+            vb.cmp(&va).then_with(|| newest_first(a, b))
+        }
+    }
+}
+
+/// Lowest CreateTime first; ties → smallest ImageId in byte order.
+pub(super) fn oldest_first(a: &Image, b: &Image) -> Ordering {
+    a.create_time
+        .cmp(&b.create_time)
+        .then_with(|| a.image_id.as_bytes().cmp(b.image_id.as_bytes()))
+}
+
 /// Highest CreateTime first; ties → smallest ImageId in byte order.
-fn newest_first(a: &Image, b: &Image) -> Ordering {
+pub(super) fn newest_first(a: &Image, b: &Image) -> Ordering {
     b.create_time
         .cmp(&a.create_time)
         .then_with(|| a.image_id.as_bytes().cmp(b.image_id.as_bytes()))
@@ -105,6 +122,25 @@ mod tests {
     fn highest_version_with_no_versions_is_empty() {
         let images = [image("uimage-x", "custom", 1), image("uimage-y", "mine", 2)];
         assert!(ranked(Selection::HighestVersion, &images).is_empty());
+    }
+
+    #[test]
+    fn compare_agrees_with_rank_for_every_rule() {
+        for selection in [
+            Selection::Newest,
+            Selection::Oldest,
+            Selection::HighestVersion,
+            Selection::Only,
+        ] {
+            let mut by_compare: Vec<Image> = sample();
+            by_compare.sort_by(|a, b| compare(selection, a, b));
+            let mut ids: Vec<String> = by_compare.iter().map(|i| i.image_id.clone()).collect();
+            if selection == Selection::HighestVersion {
+                // Versionless images sort last under compare; rank drops them.
+                assert_eq!(ids.pop().as_deref(), Some("uimage-x"));
+            }
+            assert_eq!(ids, ranked(selection, &sample()), "{selection:?}");
+        }
     }
 
     #[test]

@@ -86,6 +86,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
             }
         };
         if problems.is_empty() {
+            let (deny, warnings) = semantic::policy(&doc, &images, path);
             if text.len() >= SIDE_BY_SIDE_BYTES {
                 // Freeing a large document node by node takes milliseconds nobody waits for.
                 std::thread::spawn(move || drop(doc));
@@ -93,8 +94,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
             return Ok(Spec {
                 path: path.to_path_buf(),
                 images,
-                deny: Default::default(),
-                warnings: Vec::new(),
+                deny,
+                warnings,
             });
         }
     }
@@ -265,7 +266,7 @@ images:
         assert_eq!(
             error.to_string(),
             "imagelock.yaml:6:23: defaults.filters.os_type: expected one of Linux, Windows, found \"linux\" (did you mean \"Linux\"?)\n\
-             imagelock.yaml:13:5: images.web.selct: unknown key \"selct\", expected one of filters, project_id, region, regions, select, zone (did you mean \"select\"?)"
+             imagelock.yaml:13:5: images.web.selct: unknown key \"selct\", expected one of agree, filters, hold, project_id, region, regions, select, zone (did you mean \"select\"?)"
         );
     }
 

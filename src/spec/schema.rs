@@ -277,7 +277,7 @@ fn pattern_meaning(schema_path: &str) -> &'static str {
         "a zone name (lowercase letters, digits and `-`, like cn-bj2-04)"
     } else if schema_path.contains("region") {
         "a region name (lowercase letters, digits and `-`, like cn-bj2)"
-    } else if schema_path.contains("max_age") {
+    } else if schema_path.contains("max_age") || schema_path.contains("min_age") {
         "a duration: an integer and a unit s, m, h, d or w (like 90d)"
     } else {
         "a value of the documented form"

@@ -1,10 +1,16 @@
 //! From the schema-checked JSON document to typed, effective [`ImageQuery`]s.
 //!
-//! Applies `defaults` (docs/spec.md, "Defaults") and checks what a schema cannot say: regexes
-//! compile, version requirements, dates and durations parse, exactly one of `region`/`regions`,
-//! zones inside their region, `created_after` before `created_before`. It runs even when the schema
-//! found problems, so one run reports everything; values of the wrong type are skipped here because
-//! the schema has already reported them.
+//! Applies `defaults` (docs/spec.md, "Defaults") and checks what a schema cannot
+//! say: regexes compile, version requirements, dates and durations parse, exactly one of
+//! `region`/`regions`, zones inside their region, `created_after` before `created_before`,
+//! ImageIds the user writes (`image_id`, `deny` keys) have an ImageId's shape, `agree` is not
+//! combined with `select: only`. It runs even when the schema found problems, so one run reports
+//! everything; values of the wrong type are skipped here because the schema has already
+//! reported them.
+//!
+//! [`policy`] then reads what a valid spec says beside its queries: the `deny` map, and the
+//! warnings that do not make a spec invalid (the trust warning, feature names UCloud does not
+//! document).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -17,11 +23,13 @@ use serde_json::{Map, Value as Json};
 
 use super::diagnostic::Problem;
 use super::locate::Seg;
+use super::schema::did_you_mean;
 use super::{
-    FuncType, ImageQuery, ImageState, ImageType, MaxAge, OsType, Pattern, PointInTime, Selection,
-    SetMatch,
+    Agreement, FuncType, ImageQuery, ImageState, ImageType, MaxAge, OsType, Pattern, PointInTime,
+    Selection, SetMatch,
 };
 use crate::spec::Filters;
+use crate::ucloud::is_valid_image_id;
 use crate::version::VersionRequirement;
 
 /// Compiled size limit for user regexes: generous for real patterns, bounded for hostile ones.
@@ -50,6 +58,8 @@ pub(crate) fn build(
         .and_then(Json::as_object)
         .unwrap_or(&empty);
     builder.check_region_conflict(defaults, &defaults_path);
+
+    check_deny(doc, builder.problems);
 
     let mut queries = BTreeMap::new();
     let Some(images) = doc.get("images").and_then(Json::as_object) else {
@@ -146,6 +156,11 @@ impl Builder<'_> {
             .and_then(|s| serde_json::from_value(Json::String(s.to_owned())).ok())
             .unwrap_or(Selection::Newest);
         let filters = self.filters(&layers.filters());
+        let agree = self.agree(name, layers, select);
+        let hold = layers
+            .get("hold")
+            .and_then(|(v, _)| v.as_str())
+            .map(str::to_owned);
         ImageQuery {
             name: name.to_owned(),
             regions,
@@ -153,9 +168,34 @@ impl Builder<'_> {
             project_id,
             filters,
             select,
-            agree: None,
-            hold: None,
+            agree,
+            hold,
         }
+    }
+
+    /// `agree: version`; with `select: only` there is nothing to agree on, so that is an error.
+    fn agree(&mut self, name: &str, layers: &Layers<'_>, select: Selection) -> Option<Agreement> {
+        let (value, path) = layers.get("agree")?;
+        let agreement = match value.as_str()? {
+            "version" => Agreement::Version,
+            // Other values are the schema's to report.
+            _ => return None,
+        };
+        if select == Selection::Only {
+            self.problems.push(
+                Problem::value(
+                    &path,
+                    format!(
+                        "expected no `agree` on entry {name}, which selects `only`: its single candidate per region has no version to agree on"
+                    ),
+                )
+                .with_help(Some(
+                    "drop `agree`, or pick with `select: newest`, `oldest` or `highest_version`"
+                        .to_owned(),
+                )),
+            );
+        }
+        Some(agreement)
     }
 
     fn regions(&mut self, layers: &Layers<'_>, missing_ok: bool) -> Vec<String> {
@@ -218,7 +258,7 @@ impl Builder<'_> {
                 "os_type" => filters.os_type = value.as_str().and_then(OsType::parse),
                 "image_type" => filters.image_type = value.as_str().and_then(ImageType::parse),
                 "func_type" => filters.func_type = value.as_str().and_then(FuncType::parse),
-                "image_id" => filters.image_id = value.as_str().map(str::to_owned),
+                "image_id" => filters.image_id = self.image_id(value, path),
                 "state" => {
                     if let Some(state) = states(value) {
                         filters.state = state;
@@ -234,6 +274,7 @@ impl Builder<'_> {
                 "created_after" => filters.created_after = self.point_in_time(value, path),
                 "created_before" => filters.created_before = self.point_in_time(value, path),
                 "max_age" => filters.max_age = self.max_age(value, path),
+                "min_age" => filters.min_age = self.max_age(value, path),
                 "not_eol" => filters.not_eol = value.as_bool().unwrap_or(false),
                 // Unknown keys are the schema's to report.
                 _ => {}
@@ -252,6 +293,17 @@ impl Builder<'_> {
             ));
         }
         filters
+    }
+
+    fn image_id(&mut self, value: &Json, path: &[Seg]) -> Option<String> {
+        let id = value.as_str()?;
+        // An empty one is the schema's to report (`minLength`), once.
+        if !id.is_empty() && !is_valid_image_id(id) {
+            self.problems
+                .push(Problem::value(path, not_an_image_id(id)));
+            return None;
+        }
+        Some(id.to_owned())
     }
 
     fn pattern(&mut self, value: &Json, path: &[Seg]) -> Option<Pattern> {
@@ -356,6 +408,177 @@ impl Builder<'_> {
                 None
             }
         }
+    }
+}
+
+/// `Features` values UCloud documents for `UHostImageSet` (UCloudDoc-Team/api,
+/// `uhost-api/describe_image.md`), spelt as documented: `NetEnhnced` is UCloud's spelling.
+pub(crate) const DOCUMENTED_FEATURES: &[&str] = &[
+    "NetEnhnced",
+    "NetEnhanced_Ultra",
+    "NetEnhanced_Extreme",
+    "HotPlug",
+    "GPU",
+    "CloudInit",
+    "IPv6",
+    "RssdAttachable",
+    "Vgpu_AMD",
+    "Vgpu_NVIDIA",
+    "Aarch64_Type",
+];
+
+/// `SceneCategories` values UCloud documents (same file as [`DOCUMENTED_FEATURES`]).
+pub(crate) const DOCUMENTED_SCENE_CATEGORIES: &[&str] = &[
+    "Featured",
+    "PreInstalledDrivers",
+    "AIPainting",
+    "AIModels",
+    "HPC",
+];
+
+/// What a valid spec says beside its queries: the `deny` map (ImageId → reason) and the warnings
+/// every command that reads the spec shows. `file` names the spec in the warnings.
+pub(crate) fn policy(
+    doc: &Json,
+    queries: &BTreeMap<String, ImageQuery>,
+    file: &std::path::Path,
+) -> (BTreeMap<String, String>, Vec<String>) {
+    let deny = doc
+        .get("deny")
+        .and_then(Json::as_object)
+        .map(|deny| {
+            deny.iter()
+                .filter_map(|(id, reason)| Some((id.clone(), reason.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let mut warnings = Vec::new();
+    let file = file.display();
+    for (path, message) in unknown_names(doc) {
+        warnings.push(format!("{file}: {path}: {message}"));
+    }
+    for query in queries.values() {
+        if let Some(message) = trust_warning(query) {
+            warnings.push(format!("{file}: images.{}: {message}", query.name));
+        }
+    }
+    (deny, warnings)
+}
+
+/// An entry that picks by a rule (not `only`) and restricts none of `image_type`, `image_id`,
+/// `vendor` can pick whatever anyone publishes into the listing: a marketplace image or another
+/// user's shared custom image. Terraform's AWS provider refuses such `most_recent` lookups for the
+/// same reason; here it is a warning, since a marketplace image may be exactly what is wanted.
+fn trust_warning(query: &ImageQuery) -> Option<String> {
+    let filters = &query.filters;
+    if query.select == Selection::Only
+        || filters.image_type.is_some()
+        || filters.image_id.is_some()
+        || filters.vendor.is_some()
+    {
+        return None;
+    }
+    Some(format!(
+        "picks by {} but restricts none of image_type, image_id or vendor, so a marketplace or custom image could win; add `image_type: Base` (or a `vendor` or `image_id`) to its filters or to defaults",
+        query.select.as_str()
+    ))
+}
+
+/// `features` and `scene_categories` values outside UCloud's documented lists, with where they
+/// are written and a "did you mean". Unknown values stay allowed: UCloud adds them over time.
+fn unknown_names(doc: &Json) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    let mut filter_maps: Vec<(String, &Object)> = Vec::new();
+    if let Some(filters) = doc.pointer("/defaults/filters").and_then(Json::as_object) {
+        filter_maps.push(("defaults.filters".to_owned(), filters));
+    }
+    if let Some(images) = doc.get("images").and_then(Json::as_object) {
+        for (name, entry) in images {
+            if let Some(filters) = entry.get("filters").and_then(Json::as_object) {
+                filter_maps.push((format!("images.{name}.filters"), filters));
+            }
+        }
+    }
+    for (prefix, filters) in filter_maps {
+        for (key, documented, what) in [
+            ("features", DOCUMENTED_FEATURES, "feature"),
+            (
+                "scene_categories",
+                DOCUMENTED_SCENE_CATEGORIES,
+                "scene category",
+            ),
+        ] {
+            let Some(value) = filters.get(key) else {
+                continue;
+            };
+            let lists: Vec<(String, &Json)> = match value {
+                Json::Object(parts) => ["all", "any", "none"]
+                    .into_iter()
+                    .filter_map(|part| Some((format!("{prefix}.{key}.{part}"), parts.get(part)?)))
+                    .collect(),
+                list => vec![(format!("{prefix}.{key}"), list)],
+            };
+            for (path, list) in lists {
+                let Some(items) = list.as_array() else {
+                    continue;
+                };
+                for (i, item) in items.iter().enumerate() {
+                    let Some(name) = item.as_str() else {
+                        continue;
+                    };
+                    if documented.contains(&name) {
+                        continue;
+                    }
+                    let candidates: Vec<String> =
+                        documented.iter().map(|s| (*s).to_owned()).collect();
+                    let hint = did_you_mean(name, &candidates)
+                        .map(|h| format!(" ({h})"))
+                        .unwrap_or_default();
+                    found.push((
+                        format!("{path}[{i}]"),
+                        format!(
+                            "{} is not a {what} UCloud documents{hint}; kept, since UCloud adds new ones over time",
+                            quoted(name)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Every key of the top-level `deny` map must be an ImageId (reasons are the schema's to check).
+fn check_deny(doc: &Json, problems: &mut Vec<Problem>) {
+    let Some(deny) = doc.get("deny").and_then(Json::as_object) else {
+        return;
+    };
+    for id in deny.keys() {
+        if !is_valid_image_id(id) {
+            let path = [Seg::from("deny"), Seg::Key(id.clone())];
+            problems.push(Problem::key(&path, not_an_image_id(id)));
+        }
+    }
+}
+
+/// The message for a user-written ImageId that cannot be one.
+fn not_an_image_id(found: &str) -> String {
+    format!(
+        "expected an ImageId such as uimage-rez4c3an (letters, digits, `_`, `.` and `-`, starting with a letter or digit, at most 128 characters), found {}",
+        quoted(found)
+    )
+}
+
+/// A value as messages show it: quoted, control characters escaped, long ones shortened.
+fn quoted(text: &str) -> String {
+    const SHOWN: usize = 60;
+    let escaped: String = text.escape_debug().collect();
+    if escaped.chars().count() <= SHOWN {
+        format!("\"{escaped}\"")
+    } else {
+        let head: String = escaped.chars().take(SHOWN - 1).collect();
+        format!("\"{head}…\"")
     }
 }
 
@@ -684,6 +907,176 @@ mod tests {
         assert_eq!(
             seconds("99999999999999999999999s"),
             Err(DurationError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn min_age_is_a_duration_like_max_age() {
+        let queries = build_ok(json!({"images": {
+            "a": {"region": "hk", "filters": {"min_age": "7d"}},
+            "b": {"region": "hk", "filters": {"min_age": "1w", "max_age": "90d"}}
+        }}));
+        let seconds = |name: &str| queries[name].filters.min_age.as_ref().map(|m| m.seconds);
+        assert_eq!(seconds("a"), Some(604_800));
+        assert_eq!(seconds("a"), seconds("b"));
+        assert_eq!(
+            queries["b"].filters.max_age.as_ref().map(|m| m.seconds),
+            Some(90 * 86_400)
+        );
+        let problems = problems_of(
+            json!({"images": {"w": {"region": "hk", "filters": {"min_age": "99999999999999999999d"}}}}),
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("images.w.filters.min_age: expected a duration of at most")
+        );
+    }
+
+    #[test]
+    fn agree_and_hold_come_from_defaults_or_the_entry() {
+        let queries = build_ok(json!({
+            "defaults": {"regions": ["hk", "cn-bj2"], "agree": "version", "hold": "freeze for the audit"},
+            "images": {
+                "web": {},
+                "db": {"hold": "waiting for 24.04, OPS-311"},
+                "one": {"region": "hk"}
+            }
+        }));
+        assert_eq!(queries["web"].agree, Some(Agreement::Version));
+        assert_eq!(queries["web"].hold.as_deref(), Some("freeze for the audit"));
+        assert_eq!(
+            queries["db"].hold.as_deref(),
+            Some("waiting for 24.04, OPS-311")
+        );
+        assert_eq!(queries["one"].agree, Some(Agreement::Version));
+        let plain = build_ok(json!({"images": {"w": {"region": "hk"}}}));
+        assert_eq!((plain["w"].agree, plain["w"].hold.clone()), (None, None));
+    }
+
+    #[test]
+    fn agree_with_select_only_is_an_error_wherever_it_is_written() {
+        let problems = problems_of(
+            json!({"images": {"w": {"regions": ["hk", "cn-bj2"], "agree": "version", "select": "only"}}}),
+        );
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with(
+                "images.w.agree: expected no `agree` on entry w, which selects `only`"
+            ),
+            "{problems:?}"
+        );
+        // From defaults: one problem per entry that selects `only`, at the default's `agree`.
+        let problems = problems_of(json!({
+            "defaults": {"regions": ["hk", "cn-bj2"], "agree": "version"},
+            "images": {"a": {"select": "only"}, "b": {}, "c": {"select": "only"}}
+        }));
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems.iter().all(|p| p.starts_with("defaults.agree: ")));
+        assert!(problems[0].contains("entry a") && problems[1].contains("entry c"));
+    }
+
+    #[test]
+    fn user_written_image_ids_must_have_an_image_id_shape() {
+        let problems = problems_of(json!({
+            "deny": {"uimage-ok": "fine", "uimage-$(reboot)": "x", "-dash": "y"},
+            "images": {"w": {"region": "hk", "filters": {"image_id": "uimage rez4c3an"}}}
+        }));
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems.contains(&format!(
+            "images.w.filters.image_id: {}",
+            not_an_image_id("uimage rez4c3an")
+        )));
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("deny.uimage-$(reboot): expected an ImageId"))
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("deny.-dash: expected an ImageId"))
+        );
+        let queries = build_ok(
+            json!({"images": {"w": {"region": "hk", "filters": {"image_id": "uimage-rez4c3an"}}}}),
+        );
+        assert_eq!(
+            queries["w"].filters.image_id.as_deref(),
+            Some("uimage-rez4c3an")
+        );
+    }
+
+    #[test]
+    fn long_or_control_values_are_shortened_and_escaped_in_messages() {
+        assert_eq!(quoted("uimage-\n"), "\"uimage-\\n\"");
+        let long = quoted(&"a".repeat(500));
+        assert_eq!(long.chars().count(), 62);
+        assert!(long.ends_with("…\""));
+    }
+
+    fn policy_of(doc: Json) -> (BTreeMap<String, String>, Vec<String>) {
+        let queries = build_ok(doc.clone());
+        policy(&doc, &queries, std::path::Path::new("imagelock.yaml"))
+    }
+
+    #[test]
+    fn policy_reads_the_deny_map() {
+        let (deny, _) = policy_of(json!({
+            "deny": {"uimage-bad": "kernel panic on boot, INC-42", "uimage-old": "CVE-2024-1234"},
+            "images": {"w": {"region": "hk", "filters": {"image_type": "Base"}}}
+        }));
+        assert_eq!(deny.len(), 2);
+        assert_eq!(deny["uimage-bad"], "kernel panic on boot, INC-42");
+        let (deny, warnings) = policy_of(
+            json!({"images": {"w": {"region": "hk", "filters": {"image_type": "Base"}}}}),
+        );
+        assert!(deny.is_empty() && warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn trust_warning_for_rule_picks_that_restrict_no_publisher() {
+        let (_, warnings) = policy_of(json!({
+            "defaults": {"region": "hk"},
+            "images": {
+                "open": {"filters": {"os_type": "Linux"}},
+                "oldest": {"select": "oldest"},
+                "typed": {"filters": {"image_type": "Base"}},
+                "vendor": {"filters": {"vendor": "^Canonical$"}, "select": "highest_version"},
+                "exact": {"filters": {"image_id": "uimage-1"}},
+                "only": {"select": "only"}
+            }
+        }));
+        assert_eq!(
+            warnings,
+            [
+                "imagelock.yaml: images.oldest: picks by oldest but restricts none of image_type, image_id or vendor, so a marketplace or custom image could win; add `image_type: Base` (or a `vendor` or `image_id`) to its filters or to defaults",
+                "imagelock.yaml: images.open: picks by newest but restricts none of image_type, image_id or vendor, so a marketplace or custom image could win; add `image_type: Base` (or a `vendor` or `image_id`) to its filters or to defaults",
+            ]
+        );
+        // A default restriction counts for every entry.
+        let (_, warnings) = policy_of(json!({
+            "defaults": {"region": "hk", "filters": {"image_type": "Base"}},
+            "images": {"a": {}, "b": {"select": "highest_version"}}
+        }));
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+
+    #[test]
+    fn undocumented_feature_names_warn_with_a_suggestion() {
+        let (_, warnings) = policy_of(json!({
+            "defaults": {"region": "hk", "filters": {"image_type": "Base", "features": ["NetEnhanced"]}},
+            "images": {
+                "a": {"filters": {"features": {"all": ["IPv6", "ipv6"], "none": ["Aarch64_Type", "SomethingNew"]}}},
+                "b": {"filters": {"scene_categories": {"any": ["AIModel", "HPC"]}, "features": ["NetEnhnced", "CloudInit"]}}
+            }
+        }));
+        assert_eq!(
+            warnings,
+            [
+                "imagelock.yaml: defaults.filters.features[0]: \"NetEnhanced\" is not a feature UCloud documents (did you mean \"NetEnhnced\"?); kept, since UCloud adds new ones over time",
+                "imagelock.yaml: images.a.filters.features.all[1]: \"ipv6\" is not a feature UCloud documents (did you mean \"IPv6\"?); kept, since UCloud adds new ones over time",
+                "imagelock.yaml: images.a.filters.features.none[1]: \"SomethingNew\" is not a feature UCloud documents; kept, since UCloud adds new ones over time",
+                "imagelock.yaml: images.b.filters.scene_categories.any[0]: \"AIModel\" is not a scene category UCloud documents (did you mean \"AIModels\"?); kept, since UCloud adds new ones over time",
+            ]
         );
     }
 
