@@ -1,345 +1,607 @@
-//! The fast path from YAML text to JSON: one pass over saphyr-parser's events, for clean specs.
+//! The spec's YAML reader: one pass over saphyr-parser's events, straight to a JSON value.
 //!
-//! Going through serde_yaml (libyaml, then a `serde_yaml::Value`, then a `serde_json::Value`)
-//! costs several times what the event pass alone does on a large spec. This builds the JSON value
-//! straight from the events, resolving plain scalars exactly as serde_yaml does (YAML 1.2 core
-//! schema: the same words for null and booleans, the same integer and float rules), so a spec
-//! reads the same either way.
+//! This is the only way a spec's YAML is read. It builds the JSON value the schema and the
+//! semantic checks work on, and it is also where everything YAML can say but a spec must not is
+//! caught, with the place it happens: syntax errors, several documents, tags, keys that are not
+//! strings, repeated keys, merge keys (`<<:`), aliases that would expand without bound ("billion
+//! laughs"), nesting past the limit and numbers JSON cannot hold. Plain scalars are resolved by
+//! the YAML 1.2 core schema as the `saphyr` crate implements it (see [`super::yaml::scalar`]).
 //!
-//! It only handles what needs no judgement. Anything that would end in a message — a syntax
-//! error, several documents, a tag, a non-string or repeated key, an alias used too much, a
-//! non-finite number, nesting past the limit — makes it give up (`None`), and the caller takes the
-//! serde_yaml path, whose messages and positions the rest of the crate and its tests know. Failing
-//! specs pay for both passes; they are the rare case and the first pass stops at the problem.
+//! A syntax error, a second document, nesting too deep or too many alias expansions end the
+//! reading; the other problems are collected so that one run reports all of them.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
-use saphyr_parser::{Event, Parser, ScalarStyle};
-use serde_json::{Map, Number, Value as Json};
+use saphyr_parser::{Event, Parser, ScanError, Span};
+use serde_json::map::Entry;
+use serde_json::{Map, Value as Json};
+
+use super::diagnostic::{Problem, shorten};
+use super::locate::{ByteSpan, CharOffsets, Seg};
+use super::yaml::{self, ScalarProblem};
+
+/// Aliases may expand to this many nodes per event read so far before the document counts as an
+/// alias bomb (the same proportion serde_yaml allowed, which the spec reader used before).
+const EXPANSION_PER_EVENT: usize = 100;
+
+/// Whatever the proportion allows, aliases never expand to more nodes than this in one document:
+/// it bounds the memory a hostile spec can make the reader use (a few hundred MB at most).
+const MAX_EXPANDED_NODES: usize = 1_000_000;
+
+/// Why the reading stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Stop {
+    /// saphyr-parser's scanner or parser refused the text.
+    Syntax(ScanError),
+    /// Anything else that ends the reading; the problem is already in the list.
+    Reported,
+}
 
 /// A JSON value and how many nodes it has, which is what an alias to it costs to expand.
-struct Sized {
+struct Anchored {
     value: Json,
     nodes: usize,
 }
 
-/// An open collection: its anchor (0 for none), its nodes so far, and what it holds.
+/// An open collection.
 struct Frame {
+    /// Its anchor id (0 for none).
     anchor: usize,
+    /// Nodes so far, itself included.
     nodes: usize,
+    /// It is a mapping or list used as a mapping key (already reported); it is read and dropped.
+    as_key: bool,
     kind: Kind,
 }
 
 enum Kind {
     Seq(Vec<Json>),
-    /// The key waiting for its value, if one was read.
-    Map(Map<String, Json>, Option<String>),
+    Map(Map<String, Json>, Pending),
 }
 
-/// Aliases may expand to this many nodes per event in the text before the fast path leaves the
-/// decision (and the message) to serde_yaml, which bounds expansion the same way.
-const EXPANSION_PER_EVENT: usize = 100;
+/// What a mapping is waiting for.
+enum Pending {
+    /// A key.
+    Key,
+    /// The value of this key, which was at this span.
+    Value(String, Span),
+    /// The value of a key that was reported (not a string, repeated, `<<`); it is read and dropped.
+    Skip,
+}
 
-/// `text` as JSON, or `None` when the serde_yaml path must decide (see the module docs).
-/// `max_depth` is the nesting limit the caller enforces.
-pub(super) fn to_json(text: &str, max_depth: usize) -> Option<Json> {
-    let mut parser = Parser::new_from_str(text);
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Sized> = HashMap::new();
-    let mut root: Option<Json> = None;
-    let mut documents = 0usize;
-    let mut events = 0usize;
-    let mut expanded = 0usize;
-    while let Some(next) = parser.next_event() {
-        let (event, _span) = next.ok()?;
-        events += 1;
-        let done = match event {
-            Event::StreamStart | Event::Nothing | Event::DocumentEnd => continue,
-            Event::StreamEnd => break,
-            Event::DocumentStart(_) => {
-                documents += 1;
-                if documents > 1 {
-                    return None;
-                }
-                continue;
-            }
-            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
-                if tag.is_some() || stack.len() >= max_depth || expects_key(&stack) {
-                    return None;
-                }
-                let kind = if matches!(event, Event::SequenceStart(..)) {
-                    Kind::Seq(Vec::new())
-                } else {
-                    Kind::Map(Map::new(), None)
-                };
-                stack.push(Frame {
-                    anchor,
-                    nodes: 1,
-                    kind,
-                });
-                continue;
-            }
-            Event::SequenceEnd | Event::MappingEnd => {
-                let frame = stack.pop()?;
-                let value = match frame.kind {
-                    Kind::Seq(items) => Json::Array(items),
-                    Kind::Map(map, None) => Json::Object(map),
-                    Kind::Map(_, Some(_)) => return None,
-                };
-                (value, frame.nodes, frame.anchor)
-            }
-            Event::Scalar(text, style, anchor, tag) => {
-                if tag.is_some() {
-                    return None;
-                }
-                let value = if expects_key(&stack) {
-                    // A key must read as a string; `1:` or `true:` gets its message from the
-                    // other path.
-                    if style == ScalarStyle::Plain && !matches!(plain(&text)?, Json::String(_)) {
-                        return None;
-                    }
-                    Json::String(text.into_owned())
-                } else if style == ScalarStyle::Plain {
-                    plain(&text)?
-                } else {
-                    Json::String(text.into_owned())
-                };
-                (value, 1, anchor)
-            }
-            Event::Alias(id) => {
-                if expects_key(&stack) {
-                    return None;
-                }
-                let target = anchors.get(&id)?;
-                expanded = expanded.saturating_add(target.nodes);
-                if expanded > events.saturating_mul(EXPANSION_PER_EVENT) {
-                    return None;
-                }
-                (target.value.clone(), target.nodes, 0)
-            }
-        };
-        let (value, nodes, anchor) = done;
-        if anchor != 0 {
-            anchors.insert(
-                anchor,
-                Sized {
-                    value: value.clone(),
-                    nodes,
-                },
-            );
+/// The reader's state over one document.
+pub(super) struct Reader<'t> {
+    text: &'t str,
+    /// Char index → byte offset, built on the first problem (saphyr counts in characters).
+    offsets: OnceCell<CharOffsets>,
+    max_depth: usize,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Anchored>,
+    documents: usize,
+    events: usize,
+    expanded: usize,
+    pub(super) problems: Vec<Problem>,
+}
+
+impl<'t> Reader<'t> {
+    pub(super) fn new(text: &'t str, max_depth: usize) -> Self {
+        Self {
+            text,
+            offsets: OnceCell::new(),
+            max_depth,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            documents: 0,
+            events: 0,
+            expanded: 0,
+            problems: Vec::new(),
         }
-        match stack.last_mut() {
-            None => {
-                if root.is_some() {
-                    return None;
+    }
+
+    /// Reads the whole text. `Ok` holds the document (`Null` when there is none); problems that
+    /// did not stop the reading are in `self.problems` either way.
+    pub(super) fn read(&mut self) -> Result<Json, Stop> {
+        let mut parser = Parser::new_from_str(self.text);
+        let mut root = Json::Null;
+        while let Some(next) = parser.next_event() {
+            let (event, span) = next.map_err(Stop::Syntax)?;
+            self.events += 1;
+            let (value, nodes, anchor) = match event {
+                Event::StreamStart | Event::Nothing | Event::DocumentEnd => continue,
+                Event::StreamEnd => break,
+                Event::DocumentStart(_) => {
+                    self.documents += 1;
+                    if self.documents > 1 {
+                        let problem = Problem::value(
+                            &[],
+                            "expected a single YAML document, found a second one (`---`)",
+                        )
+                        .with_help(Some(
+                            "a spec is one document: remove the `---` line and what follows, or \
+                             merge it into the first"
+                                .to_owned(),
+                        ));
+                        self.report(problem, span);
+                        return Err(Stop::Reported);
+                    }
+                    continue;
                 }
-                root = Some(value);
+                Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                    let is_map = matches!(event, Event::MappingStart(..));
+                    if self.stack.len() >= self.max_depth {
+                        // No path: it would be a hundred segments long; the place says it all.
+                        let problem = Problem::value(
+                            &[],
+                            format!(
+                                "expected at most {} levels of nesting, found more",
+                                self.max_depth
+                            ),
+                        );
+                        self.report(problem, Span::empty(span.start));
+                        return Err(Stop::Reported);
+                    }
+                    if let Some(tag) = tag {
+                        let fits = tag.is_yaml_core_schema()
+                            && tag.suffix == if is_map { "map" } else { "seq" };
+                        if !fits {
+                            let problem = Problem::value(
+                                &self.path(),
+                                format!(
+                                    "expected a plain value, found a YAML tag `{}`",
+                                    yaml::tag_text(tag)
+                                ),
+                            )
+                            .with_help(Some("remove the tag; a spec uses no tags".to_owned()));
+                            self.report(problem, Span::empty(span.start));
+                        }
+                    }
+                    let as_key = self.expects_key();
+                    if as_key {
+                        let problem = Problem::value(
+                            &self.path(),
+                            "expected string keys, found a list or mapping used as a key",
+                        );
+                        self.report(problem, Span::empty(span.start));
+                    }
+                    let kind = if is_map {
+                        Kind::Map(Map::new(), Pending::Key)
+                    } else {
+                        Kind::Seq(Vec::new())
+                    };
+                    self.stack.push(Frame {
+                        anchor,
+                        nodes: 1,
+                        as_key,
+                        kind,
+                    });
+                    continue;
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    // The parser pairs starts and ends; an end without a start is its bug, and
+                    // reads as the end of the document.
+                    let Some(frame) = self.stack.pop() else {
+                        break;
+                    };
+                    if frame.as_key {
+                        self.set_pending(Pending::Skip);
+                        continue;
+                    }
+                    let value = match frame.kind {
+                        Kind::Seq(items) => Json::Array(items),
+                        Kind::Map(map, _) => Json::Object(map),
+                    };
+                    (value, frame.nodes, frame.anchor)
+                }
+                Event::Scalar(text, style, anchor, tag) => {
+                    if self.expects_key() {
+                        self.on_key(yaml::scalar(text, style, tag.as_ref()), span, anchor);
+                        continue;
+                    }
+                    let value = match yaml::scalar(text, style, tag.as_ref()) {
+                        Ok(value) => value,
+                        Err(problem) => {
+                            let problem = self.scalar_problem(problem, &self.path(), span);
+                            self.report(problem, span);
+                            Json::Null
+                        }
+                    };
+                    (value, 1, anchor)
+                }
+                Event::Alias(id) => {
+                    let Some(target) = self.anchors.get(&id) else {
+                        // saphyr-parser refuses aliases to anchors it has not seen, so this is an
+                        // alias inside the very node it names (`&a [*a]`), which never ends.
+                        let name = self.source_of(span);
+                        let problem = Problem::value(
+                            &self.path(),
+                            format!(
+                                "expected an alias to a finished node, found `{name}` inside the node it names, which would repeat forever"
+                            ),
+                        );
+                        self.report(problem, span);
+                        return Err(Stop::Reported);
+                    };
+                    let (value, nodes) = (target.value.clone(), target.nodes);
+                    self.expanded = self.expanded.saturating_add(nodes);
+                    if self.expanded > self.events.saturating_mul(EXPANSION_PER_EVENT)
+                        || self.expanded > MAX_EXPANDED_NODES
+                    {
+                        let name = self.source_of(span);
+                        let problem = Problem::value(
+                            &self.path(),
+                            format!(
+                                "expected aliases to repeat a few nodes, found `{name}` making the document expand to over {} nodes",
+                                self.expanded
+                            ),
+                        )
+                        .with_help(Some(
+                            "aliases that nest other aliases grow exponentially; write the \
+                             values out, or share settings through `defaults:`"
+                                .to_owned(),
+                        ));
+                        self.report(problem, span);
+                        return Err(Stop::Reported);
+                    }
+                    if self.expects_key() {
+                        self.on_key(Ok(value), span, 0);
+                        continue;
+                    }
+                    (value, nodes, 0)
+                }
+            };
+            if anchor != 0 {
+                self.anchors.insert(
+                    anchor,
+                    Anchored {
+                        value: value.clone(),
+                        nodes,
+                    },
+                );
             }
-            Some(frame) => {
-                frame.nodes = frame.nodes.saturating_add(nodes);
-                match &mut frame.kind {
-                    Kind::Seq(items) => items.push(value),
-                    Kind::Map(map, pending) => match pending.take() {
-                        None => match value {
-                            Json::String(key) => *pending = Some(key),
-                            _ => return None,
-                        },
-                        Some(key) => {
-                            if map.insert(key, value).is_some() {
-                                return None;
+            match self.stack.last_mut() {
+                None => root = value,
+                Some(frame) => {
+                    frame.nodes = frame.nodes.saturating_add(nodes);
+                    match &mut frame.kind {
+                        Kind::Seq(items) => items.push(value),
+                        Kind::Map(map, pending) => {
+                            match std::mem::replace(pending, Pending::Key) {
+                                Pending::Value(key, key_span) => match map.entry(key) {
+                                    Entry::Vacant(entry) => {
+                                        entry.insert(value);
+                                    }
+                                    // Found when the key was read; kept for completeness.
+                                    Entry::Occupied(entry) => {
+                                        let key = entry.key().clone();
+                                        self.duplicate(key, key_span);
+                                    }
+                                },
+                                Pending::Skip | Pending::Key => {}
                             }
                         }
-                    },
+                    }
                 }
             }
         }
+        Ok(root)
     }
-    // A stream with no document (empty, or only comments) is for the other path to describe.
-    if !stack.is_empty() {
-        return None;
-    }
-    root
-}
 
-/// Whether the next node is a mapping key.
-fn expects_key(stack: &[Frame]) -> bool {
-    matches!(
-        stack.last(),
-        Some(Frame {
-            kind: Kind::Map(_, None),
+    /// A mapping key, resolved as a scalar; only strings are keys in a spec.
+    fn on_key(&mut self, key: Result<Json, ScalarProblem>, span: Span, anchor: usize) {
+        let pending = match key {
+            Ok(Json::String(key)) => {
+                if anchor != 0 {
+                    self.anchors.insert(
+                        anchor,
+                        Anchored {
+                            value: Json::String(key.clone()),
+                            nodes: 1,
+                        },
+                    );
+                }
+                let repeated = matches!(
+                    self.stack.last(),
+                    Some(Frame { kind: Kind::Map(map, _), .. }) if map.contains_key(&key)
+                );
+                if repeated {
+                    self.duplicate(key, span);
+                    Pending::Skip
+                } else if key == "<<" && self.source_of(span) == "<<" {
+                    let mut path = self.path();
+                    path.push(Seg::Key(key));
+                    let problem = Problem::key(
+                        &path,
+                        "expected a key, found a YAML merge key `<<`, which a spec does not support",
+                    )
+                    .with_help(Some(
+                        "write the keys out in each entry, or put what entries share under \
+                         `defaults:`"
+                            .to_owned(),
+                    ));
+                    self.report(problem, span);
+                    Pending::Skip
+                } else {
+                    Pending::Value(key, span)
+                }
+            }
+            Ok(other) => {
+                let shown = match &other {
+                    Json::Null => "null".to_owned(),
+                    Json::Array(_) => "a list".to_owned(),
+                    Json::Object(_) => "a mapping".to_owned(),
+                    scalar => scalar.to_string(),
+                };
+                let written = self.source_of(span);
+                let mut path = self.path();
+                path.push(Seg::Key(written.clone()));
+                let problem = match other {
+                    Json::Array(_) | Json::Object(_) => Problem::key(
+                        &path,
+                        format!("expected a string key, found {shown} (through an alias)"),
+                    ),
+                    _ => Problem::key(&path, format!("expected a string key, found {shown}"))
+                        .with_help(Some(format!("quote it: \"{}\"", shorten(&written)))),
+                };
+                self.report(problem, span);
+                Pending::Skip
+            }
+            Err(problem) => {
+                let mut path = self.path();
+                path.push(Seg::Key(self.source_of(span)));
+                let problem = self.scalar_problem(problem, &path, span);
+                self.report(problem, span);
+                Pending::Skip
+            }
+        };
+        self.set_pending(pending);
+    }
+
+    fn duplicate(&mut self, key: String, span: Span) {
+        let mut path = self.path();
+        path.push(Seg::Key(key.clone()));
+        let problem = Problem::key(
+            &path,
+            format!("expected each key once, found \"{}\" again", shorten(&key)),
+        )
+        .with_help(Some("remove or merge the repeated key".to_owned()));
+        self.report(problem, span);
+    }
+
+    fn scalar_problem(&self, problem: ScalarProblem, path: &[Seg], span: Span) -> Problem {
+        let written = shorten(&self.source_of(span)).into_owned();
+        match problem {
+            ScalarProblem::Tag(tag) => Problem::value(
+                path,
+                format!("expected a plain value, found a YAML tag `{tag}`"),
+            )
+            .with_help(Some("remove the tag; a spec uses no tags".to_owned())),
+            ScalarProblem::NotOfTag(tag) => Problem::value(
+                path,
+                format!("expected a value of YAML type `{tag}`, found `{written}`"),
+            ),
+            ScalarProblem::NotFinite => {
+                Problem::value(path, format!("expected a finite number, found {written}"))
+            }
+        }
+    }
+
+    fn expects_key(&self) -> bool {
+        matches!(
+            self.stack.last(),
+            Some(Frame {
+                kind: Kind::Map(_, Pending::Key),
+                ..
+            })
+        )
+    }
+
+    fn set_pending(&mut self, next: Pending) {
+        if let Some(Frame {
+            kind: Kind::Map(_, pending),
             ..
-        })
-    )
-}
-
-/// A plain scalar resolved as serde_yaml resolves it, or `None` for a value that has no JSON form
-/// (`.inf`, `.nan`) or that serde_yaml rejects (integers beyond 64 bits).
-fn plain(text: &str) -> Option<Json> {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Some(Json::Null),
-        "true" | "True" | "TRUE" => return Some(Json::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Json::Bool(false)),
-        _ => {}
-    }
-    // Every number starts with a digit, a sign or a dot; most strings do not, and skip the rest.
-    if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) {
-        return Some(Json::String(text.to_owned()));
-    }
-    if let Some(int) = unsigned(text, u64::from_str_radix) {
-        return Some(Json::from(int));
-    }
-    if let Some(int) = negative(text, i64::from_str_radix) {
-        return Some(Json::from(int));
-    }
-    if unsigned(text, u128::from_str_radix).is_some()
-        || negative(text, i128::from_str_radix).is_some()
-    {
-        return None;
-    }
-    if !digits_but_not_number(text)
-        && let Some(float) = float(text)
-    {
-        return Number::from_f64(float).map(Json::Number);
-    }
-    Some(Json::String(text.to_owned()))
-}
-
-// The three functions below follow serde_yaml 0.9's `de.rs` rule for rule, so that a plain
-// scalar means the same thing on both paths.
-
-fn unsigned<T>(
-    text: &str,
-    radix: fn(&str, u32) -> Result<T, std::num::ParseIntError>,
-) -> Option<T> {
-    let unpositive = text.strip_prefix('+').unwrap_or(text);
-    for (prefix, base) in [("0x", 16), ("0o", 8), ("0b", 2)] {
-        if let Some(rest) = unpositive.strip_prefix(prefix) {
-            if rest.starts_with(['+', '-']) {
-                return None;
-            }
-            if let Ok(int) = radix(rest, base) {
-                return Some(int);
-            }
-        }
-    }
-    if unpositive.starts_with(['+', '-']) || digits_but_not_number(text) {
-        return None;
-    }
-    radix(unpositive, 10).ok()
-}
-
-fn negative<T>(
-    text: &str,
-    radix: fn(&str, u32) -> Result<T, std::num::ParseIntError>,
-) -> Option<T> {
-    for (prefix, base) in [("-0x", 16), ("-0o", 8), ("-0b", 2)] {
-        if let Some(rest) = text.strip_prefix(prefix)
-            && let Ok(int) = radix(&format!("-{rest}"), base)
+        }) = self.stack.last_mut()
         {
-            return Some(int);
+            *pending = next;
         }
     }
-    if digits_but_not_number(text) {
-        return None;
-    }
-    radix(text, 10).ok()
-}
 
-fn float(text: &str) -> Option<f64> {
-    let unpositive = match text.strip_prefix('+') {
-        Some(rest) if rest.starts_with(['+', '-']) => return None,
-        Some(rest) => rest,
-        None => text,
-    };
-    match (unpositive, text) {
-        (".inf" | ".Inf" | ".INF", _) => return Some(f64::INFINITY),
-        (_, "-.inf" | "-.Inf" | "-.INF") => return Some(f64::NEG_INFINITY),
-        (_, ".nan" | ".NaN" | ".NAN") => return Some(f64::NAN),
-        _ => {}
+    /// The path of the node being read (computed only for problems: the clean path never pays).
+    fn path(&self) -> Vec<Seg> {
+        let mut path = Vec::new();
+        for frame in &self.stack {
+            match &frame.kind {
+                Kind::Seq(items) => path.push(Seg::Index(items.len())),
+                Kind::Map(_, Pending::Value(key, _)) => path.push(Seg::Key(key.clone())),
+                Kind::Map(..) => {}
+            }
+        }
+        // The innermost frame's segment is the node being read only if it is a value already
+        // named; a mapping waiting for a key adds nothing.
+        path
     }
-    unpositive.parse::<f64>().ok().filter(|f| f.is_finite())
-}
 
-/// Leading zeros followed by digits is a string in YAML 1.2 (`0755`).
-fn digits_but_not_number(text: &str) -> bool {
-    let text = text.strip_prefix(['-', '+']).unwrap_or(text);
-    text.len() > 1 && text.starts_with('0') && text[1..].bytes().all(|b| b.is_ascii_digit())
+    fn offsets(&self) -> &CharOffsets {
+        self.offsets.get_or_init(|| CharOffsets::new(self.text))
+    }
+
+    /// The bytes of a saphyr span.
+    pub(super) fn byte_span(&self, span: Span) -> ByteSpan {
+        let offsets = self.offsets();
+        let start = offsets.byte(span.start.index());
+        let end = offsets.byte(span.end.index()).max(start);
+        (start, end - start)
+    }
+
+    /// The text a span covers, as written.
+    fn source_of(&self, span: Span) -> String {
+        let (start, len) = self.byte_span(span);
+        self.text[start..start + len].to_owned()
+    }
+
+    fn report(&mut self, problem: Problem, span: Span) {
+        let at = self.byte_span(span);
+        self.problems.push(problem.at(at));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The slow path's answer: serde_yaml, then the same conversion the loader uses.
-    fn reference(text: &str) -> Option<Json> {
-        let mut problems = Vec::new();
-        let json = super::super::yaml::slow_to_json(text, &mut problems).ok()?;
-        problems.is_empty().then_some(json)
+    fn read(text: &str) -> (Result<Json, Stop>, Vec<String>) {
+        let mut reader = Reader::new(text, 100);
+        let result = reader.read();
+        let problems = reader
+            .problems
+            .iter()
+            .map(|p| {
+                let (offset, len) = p.at.unwrap_or_default();
+                format!(
+                    "{}@{}: {}",
+                    super::super::locate::dotted(&p.path),
+                    &text[offset..offset + len],
+                    p.message
+                )
+            })
+            .collect();
+        (result, problems)
     }
 
     #[track_caller]
-    fn same(text: &str) {
-        let fast = to_json(text, 100);
-        assert!(fast.is_some(), "fast path gave up on {text:?}");
-        assert_eq!(fast, reference(text), "{text:?}");
+    fn clean(text: &str, expected: Json) {
+        let (result, problems) = read(text);
+        assert_eq!(problems, Vec::<String>::new(), "{text:?}");
+        assert_eq!(result, Ok(expected), "{text:?}");
+    }
+
+    #[track_caller]
+    fn problems(text: &str) -> Vec<String> {
+        let (_, problems) = read(text);
+        assert!(!problems.is_empty(), "no problem found in {text:?}");
+        problems
     }
 
     #[test]
-    fn agrees_with_serde_yaml_on_clean_documents() {
-        same(include_str!("../../examples/imagelock.yaml"));
-        same("a: [1, x, true, 2.5]\nb: ~\n");
-        same(
-            "n: [0, -0, +1, 0x1F, -0x1F, 0o17, 0b101, 0755, -0755, 1e3, -2.5E-3, .5, +.5, 1_000]\n",
+    fn reads_documents_as_json() {
+        use serde_json::json;
+        clean(
+            "a: [1, x, true, 2.5]\nb: ~\n",
+            json!({"a": [1, "x", true, 2.5], "b": null}),
         );
-        same("n: [18446744073709551615, -9223372036854775808, 9223372036854775808, 1.]\n");
-        same("w: [null, Null, NULL, ~, '', True, TRUE, yes, no, on, off, nil, NaN, inf]\n");
-        same("w: [+, ., '-1', \"2\", 0x, 0xZZ, 1.2.3, 22.04, v1, \"~\", '']\n");
-        same("w:\n  - -\n  - a:b\n  - 1:2\n");
-        same("k:\n  a: \n  b:\n  'true': 1\n  \"1\": 2\n  \"null\": 3\n  <<: 4\n");
-        same("s: |\n  one\n  two\n\nf: >-\n  folded\n  text\n\nq: \"a\\tb\\u00e9\"\nr: 'it''s'\n");
-        same("base: &b {os_type: Linux, features: [A, B]}\nx: *b\ny: [*b, *b]\n");
-        same("a: &s plain\nb: *s\n");
-        same("- 1\n- [2, [3, {a: b}]]\n- {}\n- []\n");
-        same("---\na: 1\n...\n");
-        same("plain multi\n  line\n");
+        clean(
+            "- 1\n- [2, [3, {a: b}]]\n- {}\n- []\n",
+            json!([1, [2, [3, {"a": "b"}]], {}, []]),
+        );
+        clean("---\na: 1\n...\n", json!({"a": 1}));
+        clean("plain multi\n  line\n", json!("plain multi line"));
+        clean("", Json::Null);
+        clean("# only a comment\n", Json::Null);
+        clean(
+            "s: |\n  one\n  two\n\nf: >-\n  folded\n  text\n\nq: \"a\\tb\\u00e9\"\nr: 'it''s'\n",
+            json!({"s": "one\ntwo\n", "f": "folded text", "q": "a\tbé", "r": "it's"}),
+        );
+        clean(
+            "k:\n  a: \n  'true': 1\n  \"1\": 2\n  \"null\": 3\n  \"<<\": 4\n",
+            json!({"k": {"a": null, "true": 1, "1": 2, "null": 3, "<<": 4}}),
+        );
+        // Core-schema tags are the types they name; `!!str 1` is the string "1". saphyr lets
+        // quotes win over a tag (`!!int "7"` is the string "7").
+        clean(
+            "a: !!str 1\nb: !!int \"7\"\nc: !!map {x: 1}\nd: !!seq [1]\n",
+            json!({"a": "1", "b": "7", "c": {"x": 1}, "d": [1]}),
+        );
+        // Tabs are fine as separation inside a line.
+        clean(
+            "a: 1\t# note\nb: [x,\ty]\n",
+            json!({"a": 1, "b": ["x", "y"]}),
+        );
     }
 
     #[test]
-    fn gives_up_on_what_needs_a_message() {
-        for text in [
-            "a: 1\na: 2\n",
-            "1: x\n",
-            "true: x\n",
-            "~: x\n",
-            "? [a]\n: x\n",
-            "a: !custom x\n",
-            "a: !!str 1\n",
-            "a: .inf\n",
-            "a: -.Inf\n",
-            "a: .nan\n",
-            "a: 340282366920938463463374607431768211455\n",
-            "a: 1\n---\nb: 2\n",
-            "",
-            "# only a comment\n",
-            "a: [1, 2\nb: 3\n",
-            "a: *nowhere\n",
-            "a: &x [*x]\n",
-        ] {
-            assert_eq!(to_json(text, 100), None, "{text:?}");
-        }
+    fn aliases_repeat_their_anchor() {
+        use serde_json::json;
+        clean(
+            "base: &b {os_type: Linux, features: [A, B]}\nx: *b\ny: [*b, *b]\n",
+            json!({
+                "base": {"os_type": "Linux", "features": ["A", "B"]},
+                "x": {"os_type": "Linux", "features": ["A", "B"]},
+                "y": [{"os_type": "Linux", "features": ["A", "B"]}, {"os_type": "Linux", "features": ["A", "B"]}],
+            }),
+        );
+        clean("a: &s plain\nb: *s\n", json!({"a": "plain", "b": "plain"}));
+        clean("&k key: 1\nother: *k\n", json!({"key": 1, "other": "key"}));
     }
 
     #[test]
-    fn gives_up_past_the_depth_limit() {
-        assert!(to_json(&format!("{}{}", "[".repeat(5), "]".repeat(5)), 5).is_some());
+    fn reports_every_repeated_key_at_its_second_occurrence() {
         assert_eq!(
-            to_json(&format!("{}{}", "[".repeat(6), "]".repeat(6)), 5),
-            None
+            problems("a: 1\nb:\n  c: 1\n  c: 2\na: 3\n"),
+            [
+                "b.c@c: expected each key once, found \"c\" again",
+                "a@a: expected each key once, found \"a\" again",
+            ]
         );
     }
 
     #[test]
-    fn gives_up_on_alias_bombs_quickly() {
+    fn reports_keys_that_are_not_strings() {
+        assert_eq!(
+            problems("images:\n  1: {}\n  true: x\n  ~: y\n  ? [a]\n  : z\n  web: ok\n"),
+            [
+                "images.1@1: expected a string key, found 1",
+                "images.true@true: expected a string key, found true",
+                "images.~@~: expected a string key, found null",
+                "images@: expected string keys, found a list or mapping used as a key",
+            ]
+        );
+    }
+
+    #[test]
+    fn reports_tags_merge_keys_and_non_finite_numbers() {
+        assert_eq!(
+            problems(
+                "a: !custom x\nb: !!int x\nc: !thing [1]\nd: .inf\ne: [-.Inf, .nan]\nf:\n  <<: {x: 1}\n"
+            ),
+            [
+                "a@!custom x: expected a plain value, found a YAML tag `!custom`",
+                "b@!!int x: expected a value of YAML type `!!int`, found `!!int x`",
+                "c@: expected a plain value, found a YAML tag `!thing`",
+                "d@.inf: expected a finite number, found .inf",
+                "e[0]@-.Inf: expected a finite number, found -.Inf",
+                "e[1]@.nan: expected a finite number, found .nan",
+                "f.<<@<<: expected a key, found a YAML merge key `<<`, which a spec does not support",
+            ]
+        );
+    }
+
+    #[test]
+    fn stops_at_a_second_document() {
+        let (result, found) = read("a: 1\n---\nb: 2\n");
+        assert_eq!(result, Err(Stop::Reported));
+        assert_eq!(
+            found,
+            ["@---: expected a single YAML document, found a second one (`---`)"]
+        );
+    }
+
+    #[test]
+    fn stops_past_the_depth_limit() {
+        let (result, _) = {
+            let text = format!("{}{}", "[".repeat(5), "]".repeat(5));
+            let mut reader = Reader::new(&text, 5);
+            (reader.read(), reader.problems)
+        };
+        assert!(result.is_ok());
+        let text = format!("{}{}", "[".repeat(6), "]".repeat(6));
+        let mut reader = Reader::new(&text, 5);
+        assert_eq!(reader.read(), Err(Stop::Reported));
+        assert_eq!(reader.problems.len(), 1);
+        assert_eq!(reader.problems[0].at, Some((5, 0)));
+    }
+
+    #[test]
+    fn stops_alias_bombs_quickly() {
         let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 1..12 {
             let p = i - 1;
@@ -347,6 +609,41 @@ mod tests {
                 "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
             ));
         }
-        assert_eq!(to_json(&doc, 100), None);
+        let started = std::time::Instant::now();
+        let (result, found) = read(&doc);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+        assert_eq!(result, Err(Stop::Reported));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("a3[3]@*a2: expected aliases to repeat a few nodes"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn stops_at_an_alias_inside_its_own_anchor() {
+        let (result, found) = read("a: &x [1, *x]\n");
+        assert_eq!(result, Err(Stop::Reported));
+        assert_eq!(
+            found,
+            [
+                "a[1]@*x: expected an alias to a finished node, found `*x` inside the node it names, which would repeat forever"
+            ]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_stop_with_the_scanner_error() {
+        let mut reader = Reader::new("a: [1, 2\nb: 3\n", 100);
+        assert!(matches!(reader.read(), Err(Stop::Syntax(_))));
+        let mut reader = Reader::new("a: *nowhere\n", 100);
+        assert!(matches!(reader.read(), Err(Stop::Syntax(_))));
+    }
+
+    #[test]
+    fn spans_are_bytes_after_multibyte_text() {
+        let text = "# 镜像\na: 1\na: 2\n";
+        let (_, found) = read(text);
+        assert_eq!(found, ["a@a: expected each key once, found \"a\" again"]);
     }
 }

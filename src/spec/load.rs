@@ -5,9 +5,11 @@ use std::io::Read as _;
 use std::path::Path;
 
 use super::Spec;
+use serde_json::Value as Json;
+
 use super::diagnostic::{Problem, SpecError};
-use super::locate::Index;
-use super::yaml::{self, SyntaxError};
+use super::locate::{Index, Seg};
+use super::yaml;
 use super::{schema, semantic};
 use crate::Error;
 
@@ -49,55 +51,60 @@ const SIDE_BY_SIDE_BYTES: usize = 64 * 1024;
 
 /// Parses spec text; `path` is only used in messages and kept in the [`Spec`].
 pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
-    // Windows editors save a byte-order mark; serde_yaml would take it for a second document.
+    // Windows editors save a byte-order mark; it is not part of the document.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let (doc, read_problems) = match yaml::to_json(text) {
+        Ok(read) => read,
+        // The reader places each of its problems itself; no index is needed.
+        Err(problems) => {
+            return Err(Error::Spec(Box::new(SpecError::new(
+                path,
+                text,
+                &Index::default(),
+                problems,
+            ))));
+        }
+    };
+    if !read_problems.is_empty() {
+        return Err(with_read_problems(text, path, &doc, read_problems));
+    }
     let mut problems = Vec::new();
-    let doc = match yaml::to_json(text, &mut problems) {
-        Ok(doc) => doc,
-        Err(error) => return Err(syntax_error(text, path, error)),
+    let mut unknown_key_maps = HashSet::new();
+    let images = if text.len() < SIDE_BY_SIDE_BYTES {
+        schema::check(&doc, &mut problems, &mut unknown_key_maps)?;
+        semantic::build(&doc, &unknown_key_maps, &mut problems)
+    } else {
+        // On a large spec the schema check and the semantic build each take milliseconds and
+        // only read `doc`, so they run side by side. The build needs the schema's verdict only
+        // to quiet follow-on errors of a broken spec; in that rare case it is done again.
+        let (checked, (images, semantic_problems)) = std::thread::scope(|scope| {
+            let build = scope.spawn(|| {
+                let mut found = Vec::new();
+                let images = semantic::build(&doc, &HashSet::new(), &mut found);
+                (images, found)
+            });
+            let checked = schema::check(&doc, &mut problems, &mut unknown_key_maps);
+            let built = build
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (checked, built)
+        });
+        checked?;
+        if problems.is_empty() {
+            problems.extend(semantic_problems);
+            images
+        } else {
+            semantic::build(&doc, &unknown_key_maps, &mut problems)
+        }
     };
     if problems.is_empty() {
-        let mut unknown_key_maps = HashSet::new();
-        let images = if text.len() < SIDE_BY_SIDE_BYTES {
-            schema::check(&doc, &mut problems, &mut unknown_key_maps)?;
-            semantic::build(&doc, &unknown_key_maps, &mut problems)
-        } else {
-            // On a large spec the schema check and the semantic build each take milliseconds and
-            // only read `doc`, so they run side by side. The build needs the schema's verdict only
-            // to quiet follow-on errors of a broken spec; in that rare case it is done again.
-            let (checked, (images, semantic_problems)) = std::thread::scope(|scope| {
-                let build = scope.spawn(|| {
-                    let mut found = Vec::new();
-                    let images = semantic::build(&doc, &HashSet::new(), &mut found);
-                    (images, found)
-                });
-                let checked = schema::check(&doc, &mut problems, &mut unknown_key_maps);
-                let built = build
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (checked, built)
-            });
-            checked?;
-            if problems.is_empty() {
-                problems.extend(semantic_problems);
-                images
-            } else {
-                semantic::build(&doc, &unknown_key_maps, &mut problems)
-            }
-        };
-        if problems.is_empty() {
-            let (deny, warnings) = semantic::policy(&doc, &images, path);
-            if text.len() >= SIDE_BY_SIDE_BYTES {
-                // Freeing a large document node by node takes milliseconds nobody waits for.
-                std::thread::spawn(move || drop(doc));
-            }
-            return Ok(Spec {
-                path: path.to_path_buf(),
-                images,
-                deny,
-                warnings,
-            });
-        }
+        let (deny, warnings) = semantic::policy(&doc, &images, path);
+        return Ok(Spec {
+            path: path.to_path_buf(),
+            images,
+            deny,
+            warnings,
+        });
     }
     // Only a failing spec pays for the second, span-keeping parse.
     let index = Index::build(text);
@@ -106,55 +113,27 @@ pub fn parse(text: &str, path: &Path) -> Result<Spec, Error> {
     ))))
 }
 
-fn syntax_error(text: &str, path: &Path, error: SyntaxError) -> Error {
-    let spec_error = match error {
-        SyntaxError::DuplicateKey(message) => {
-            let index = Index::build(text);
-            if index.duplicates.is_empty() {
-                SpecError::at_offset(path, text, 0, message, None)
-            } else {
-                let problems = index
-                    .duplicates
-                    .iter()
-                    .map(|(dup_path, span)| {
-                        let key = match dup_path.last() {
-                            Some(super::locate::Seg::Key(key)) => key.clone(),
-                            _ => String::new(),
-                        };
-                        Problem::key(
-                            dup_path,
-                            format!("expected each key once, found \"{key}\" again"),
-                        )
-                        .with_help(Some("remove or merge the repeated key".to_owned()))
-                        .at(*span)
-                    })
-                    .collect::<Vec<_>>();
-                SpecError::new(path, text, &index, problems)
-            }
-        }
-        SyntaxError::Other { message, line_col } => {
-            let offset = line_col.map_or(0, |(line, column)| offset_of(text, line, column));
-            SpecError::at_offset(path, text, offset, format!("invalid YAML: {message}"), None)
-        }
-    };
-    Error::Spec(Box::new(spec_error))
-}
-
-/// Byte offset of a 1-based line and character column.
-fn offset_of(text: &str, line: usize, column: usize) -> usize {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    let rest = &text[line_start.min(text.len())..];
-    let within: usize = rest
-        .chars()
-        .take_while(|c| *c != '\n')
-        .take(column.saturating_sub(1))
-        .map(char::len_utf8)
-        .sum();
-    line_start + within
+/// The error of a spec whose YAML the reader could read but found problems in (a repeated key,
+/// a tag, a merge key): the checks still run, so that one run reports everything, but their
+/// problems at or around a place the reader reported are left out, as they only echo it (the
+/// value there is missing from `doc`).
+fn with_read_problems(text: &str, path: &Path, doc: &Json, read: Vec<Problem>) -> Error {
+    let mut checked = Vec::new();
+    let mut unknown_key_maps = HashSet::new();
+    if let Err(error) = schema::check(doc, &mut checked, &mut unknown_key_maps) {
+        return error;
+    }
+    drop(semantic::build(doc, &unknown_key_maps, &mut checked));
+    let related = |a: &[Seg], b: &[Seg]| a.starts_with(b) || b.starts_with(a);
+    let mut problems = read;
+    let reader_paths: Vec<Vec<Seg>> = problems.iter().map(|p| p.path.clone()).collect();
+    problems.extend(
+        checked
+            .into_iter()
+            .filter(|p| !reader_paths.iter().any(|r| related(&p.path, r))),
+    );
+    let index = Index::build(text);
+    Error::Spec(Box::new(SpecError::new(path, text, &index, problems)))
 }
 
 #[cfg(test)]
@@ -273,7 +252,7 @@ images:
     #[test]
     fn duplicate_keys_point_at_the_second_one() {
         let error = spec_error(parse(
-            "version: 1\nversion: 1\nimages: {}\n",
+            "version: 1\nversion: 1\nimages: {web: {region: hk}}\n",
             Path::new("s.yaml"),
         ));
         assert_eq!(error.problems.len(), 1);
@@ -352,11 +331,5 @@ images:
                 proptest::prop_assert!(rendered.starts_with("invalid spec imagelock.yaml: "));
             }
         }
-    }
-
-    #[test]
-    fn line_and_column_to_offset() {
-        assert_eq!(offset_of("ab\ncd位e\n", 2, 4), 3 + 2 + 3);
-        assert_eq!(offset_of("ab", 9, 9), 2);
     }
 }

@@ -1,11 +1,11 @@
 //! Where each key and value of a YAML document sits in the source.
 //!
-//! serde_yaml reports positions only for syntax errors, so the document is read a second time with
-//! `saphyr-parser`, an event parser whose events carry spans, to build an index from paths
-//! (`images.web.filters.os_type`) to the byte spans of keys and values. The same pass finds every
-//! duplicate key, where serde_yaml stops at the first one.
+//! The checks after the YAML reader (schema, semantic) name problems by path, and the JSON value
+//! they check keeps no positions, so a failing spec is read a second time with `saphyr-parser`,
+//! whose events carry spans, to build an index from paths (`images.web.filters.os_type`) to the
+//! byte spans of keys and values. Only failing specs pay for it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use saphyr_parser::{Event, Parser, Span};
@@ -57,8 +57,6 @@ struct NodeSpans {
 #[derive(Debug, Default)]
 pub struct Index {
     nodes: HashMap<Vec<Seg>, NodeSpans>,
-    /// The second (and later) occurrences of a key in the same mapping, in document order.
-    pub duplicates: Vec<(Vec<Seg>, ByteSpan)>,
     /// Where the document's content starts, for problems about the document as a whole.
     document_start: usize,
 }
@@ -116,7 +114,6 @@ enum Frame {
     Map {
         path: Vec<Seg>,
         pending_key: Option<Seg>,
-        seen: HashSet<String>,
     },
     Seq {
         path: Vec<Seg>,
@@ -152,7 +149,7 @@ impl Walker {
             Event::MappingStart(..) | Event::SequenceStart(..) => {
                 let path = match self.role() {
                     Role::Key => {
-                        // A mapping or list used as a key: serde_yaml rejects it; keep walking.
+                        // A mapping or list used as a key: the reader reports it; keep walking.
                         self.on_key("<complex key>", bytes);
                         vec![Seg::from("<complex key>")]
                     }
@@ -165,7 +162,6 @@ impl Walker {
                     Frame::Map {
                         path,
                         pending_key: None,
-                        seen: HashSet::new(),
                     }
                 } else {
                     Frame::Seq { path, next: 0 }
@@ -206,21 +202,16 @@ impl Walker {
     }
 
     fn on_key(&mut self, key: &str, bytes: ByteSpan) {
-        let Some(Frame::Map {
-            path,
-            pending_key,
-            seen,
-        }) = self.stack.last_mut()
-        else {
+        let Some(Frame::Map { path, pending_key }) = self.stack.last_mut() else {
             return;
         };
         let mut child = path.clone();
         child.push(Seg::from(key));
         *pending_key = Some(Seg::from(key));
-        if seen.insert(key.to_owned()) {
-            self.index.nodes.entry(child).or_default().key = Some(bytes);
-        } else {
-            self.index.duplicates.push((child, bytes));
+        // A repeated key (which the reader reports) keeps the span of its first occurrence.
+        let node = self.index.nodes.entry(child).or_default();
+        if node.key.is_none() {
+            node.key = Some(bytes);
         }
     }
 
@@ -243,14 +234,14 @@ impl Walker {
 }
 
 /// saphyr counts in characters; miette and slicing need bytes.
-struct CharOffsets {
+pub(super) struct CharOffsets {
     /// Byte offset of every character, plus the end; empty when the text is ASCII.
     table: Vec<usize>,
     len: usize,
 }
 
 impl CharOffsets {
-    fn new(text: &str) -> Self {
+    pub(super) fn new(text: &str) -> Self {
         let table = if text.is_ascii() {
             Vec::new()
         } else {
@@ -265,7 +256,7 @@ impl CharOffsets {
         }
     }
 
-    fn byte(&self, char_index: usize) -> usize {
+    pub(super) fn byte(&self, char_index: usize) -> usize {
         if self.table.is_empty() {
             char_index.min(self.len)
         } else {
@@ -328,16 +319,12 @@ mod tests {
     }
 
     #[test]
-    fn reports_every_duplicate_key() {
-        let doc = "a: 1\nb:\n  c: 1\n  c: 2\na: 3\n";
+    fn a_repeated_key_keeps_its_first_place() {
+        let doc = "a: 1\nb:\n  c: 1\n  c: 2\n";
         let index = Index::build(doc);
-        let dups: Vec<String> = index.duplicates.iter().map(|(p, _)| dotted(p)).collect();
-        assert_eq!(dups, ["b.c", "a"]);
-        assert_eq!(text_at(doc, index.duplicates[0].1), "c");
-        assert_eq!(
-            crate::spec::diagnostic::line_col(doc, index.duplicates[0].1.0),
-            (4, 3)
-        );
+        let span = index.span_of(&path("b.c"), Part::Key);
+        assert_eq!(span.0, doc.find("c").unwrap_or_default());
+        assert_eq!(text_at(doc, index.span_of(&path("b.c"), Part::Value)), "1");
     }
 
     #[test]

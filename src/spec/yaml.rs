@@ -1,73 +1,204 @@
 //! YAML text → JSON value, the form the schema and the semantic checks work on.
 //!
-//! A clean spec goes through the one-pass event reader in [`super::events`]; anything it will
-//! not decide on comes here. serde_yaml does the parsing: it rejects duplicate keys and bounds alias expansion ("billion
-//! laughs") and nesting depth. What JSON cannot say (non-string keys, tags, NaN) becomes a
-//! [`Problem`] at that path rather than being coerced silently.
+//! [`to_json`] runs the one reader ([`super::events`]) and words what saphyr-parser refuses:
+//! tabs get an explanation, libyaml-style word order is kept for the usual messages, an alias to
+//! an unknown anchor names it. Scalars are resolved here by the YAML 1.2 core schema, through
+//! the `saphyr` crate's own resolver rather than rules of ours.
 
-use serde_json::{Map, Number, Value as Json};
-use serde_yaml::Value as Yaml;
+use std::borrow::Cow;
 
-use super::diagnostic::Problem;
-use super::locate::Seg;
+use saphyr::Scalar;
+use saphyr_parser::{ScalarStyle, ScanError, Tag};
+use serde_json::{Number, Value as Json};
 
-/// Why the text is not a YAML document at all.
-#[derive(Debug)]
-pub(crate) enum SyntaxError {
-    /// serde_yaml saw a duplicate key; the locate index knows where every one is.
-    DuplicateKey(String),
-    /// Any other syntax error, with the 1-based line and column when serde_yaml knows them.
-    Other {
-        message: String,
-        line_col: Option<(usize, usize)>,
-    },
-}
+use super::diagnostic::{Problem, shorten};
+use super::events::{Reader, Stop};
 
-/// Parses `text` and converts it; problems found while converting go to `problems`.
-pub(crate) fn to_json(text: &str, problems: &mut Vec<Problem>) -> Result<Json, SyntaxError> {
-    match super::events::to_json(text, MAX_DEPTH) {
-        Some(json) => Ok(json),
-        None => slow_to_json(text, problems),
+/// Deeper than any spec needs; bounds the reader's stack.
+const MAX_DEPTH: usize = 100;
+
+/// How many times a `key:<TAB>value` is retried with spaces (see [`to_json`]).
+const MAX_TAB_RETRIES: usize = 64;
+
+/// Parses `text` into JSON with the problems that did not stop the reading (each with its
+/// place; the value then lacks what they are about), or, when the reading stopped (a syntax
+/// error, say), every problem found up to there.
+pub(crate) fn to_json(text: &str) -> Result<(Json, Vec<Problem>), Vec<Problem>> {
+    let mut patched = Cow::Borrowed(text);
+    let mut retries = 0;
+    loop {
+        let mut reader = Reader::new(&patched, MAX_DEPTH);
+        let error = match reader.read() {
+            Ok(json) => return Ok((json, reader.problems)),
+            Err(Stop::Reported) => return Err(reader.problems),
+            Err(Stop::Syntax(error)) => error,
+        };
+        let at = reader
+            .byte_span(saphyr_parser::Span::empty(*error.marker()))
+            .0;
+        // YAML allows a tab to separate `key:` from its value, but saphyr-parser refuses a tab
+        // there when a letter, digit or `-` follows (its reading of the YAML test suite). Those
+        // tabs are only separation, so they become spaces of the same byte length (every
+        // position stays valid) and the text is read again.
+        if error.info() == "':' must be followed by a valid YAML whitespace"
+            && retries < MAX_TAB_RETRIES
+            && let Some(tabs) = tabs_before(&patched, at)
+        {
+            let mut owned = patched.into_owned();
+            owned.replace_range(tabs.clone(), &" ".repeat(tabs.len()));
+            patched = Cow::Owned(owned);
+            retries += 1;
+            continue;
+        }
+        let mut problems = reader.problems;
+        problems.push(syntax_problem(text, &error, at));
+        return Err(problems);
     }
 }
 
-/// The serde_yaml path: slower, but it words every syntax error and knows where it is. Clean
-/// specs never get here (see [`super::events`]); both paths read a clean spec the same way.
-pub(super) fn slow_to_json(text: &str, problems: &mut Vec<Problem>) -> Result<Json, SyntaxError> {
-    check_depth(text)?;
-    let yaml: Yaml = serde_yaml::from_str(text).map_err(|error| {
-        let message = strip_positions(&error.to_string());
-        if message.contains("duplicate entry") {
-            return SyntaxError::DuplicateKey(message);
-        }
-        let line_col = error.location().map(|l| (l.line(), l.column()));
-        SyntaxError::Other {
-            message: friendly(&message),
-            line_col,
-        }
-    })?;
-    let mut path = Vec::new();
-    Ok(convert(&yaml, &mut path, problems))
+/// The run of tabs (and spaces) that ends at byte `at`, if it holds a tab.
+fn tabs_before(text: &str, at: usize) -> Option<std::ops::Range<usize>> {
+    let before = text.get(..at)?;
+    let start = before.trim_end_matches([' ', '\t']).len();
+    before[start..].contains('\t').then_some(start..at)
 }
 
-/// Deeper than any spec needs, and within serde_yaml's own limit.
-const MAX_DEPTH: usize = 100;
+/// One syntax error in words, at byte `at` of `text`.
+fn syntax_problem(text: &str, error: &ScanError, at: usize) -> Problem {
+    let info = error.info();
+    if (info.contains("tab") || info.ends_with("must be followed by a valid YAML whitespace"))
+        && let Some(tab) = nearest_tab(text, at)
+    {
+        let line_start = text[..tab].rfind('\n').map_or(0, |i| i + 1);
+        let indentation = text[line_start..tab]
+            .bytes()
+            .all(|b| b == b' ' || b == b'\t');
+        let message = if indentation {
+            "invalid YAML: found a tab in the indentation; YAML allows only spaces there"
+        } else {
+            "invalid YAML: found a tab where YAML needs a space"
+        };
+        return Problem::value(&[], message)
+            .with_help(Some(
+                "replace the tab with spaces (the snippet shows each tab as →)".to_owned(),
+            ))
+            .at((tab, 1));
+    }
+    let message = if info == "recursion limit exceeded" {
+        format!("expected at most {MAX_DEPTH} levels of nesting, found more")
+    } else if info.ends_with("found unknown anchor") {
+        let alias = alias_at(text, at);
+        let name = alias.trim_start_matches('*');
+        return Problem::value(
+            &[],
+            format!(
+                "invalid YAML: found the alias `{}` but no anchor `&{}` before it",
+                shorten(alias),
+                shorten(name)
+            ),
+        )
+        .with_help(Some(
+            "an alias repeats a node marked earlier in the file with `&name`".to_owned(),
+        ))
+        .at((at, alias.len()));
+    } else {
+        format!("invalid YAML: {}", libyaml_order(info))
+    };
+    let len = text[at.min(text.len())..]
+        .chars()
+        .next()
+        .map_or(0, char::len_utf8);
+    Problem::value(&[], message).at((at, len))
+}
 
-fn check_depth(text: &str) -> Result<(), SyntaxError> {
-    match nesting_deeper_than(text, MAX_DEPTH) {
-        None => Ok(()),
-        Some(line_col) => Err(SyntaxError::Other {
-            message: format!("the document is nested more than {MAX_DEPTH} levels deep"),
-            line_col: Some(line_col),
-        }),
+/// saphyr words errors "while parsing a flow mapping, did not find expected ',' or '}'"; libyaml
+/// (and so the messages users of other YAML tools know) puts what went wrong first.
+fn libyaml_order(info: &str) -> Cow<'_, str> {
+    match info
+        .strip_prefix("while ")
+        .and_then(|rest| rest.split_once(", "))
+    {
+        Some((context, what)) => Cow::Owned(format!("{what}, while {context}")),
+        None => Cow::Borrowed(info),
+    }
+}
+
+/// The tab on the line of byte `at` that the error is about: the last one before `at`, else the
+/// first one after it.
+fn nearest_tab(text: &str, at: usize) -> Option<usize> {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+    text[line_start..at]
+        .rfind('\t')
+        .map(|i| line_start + i)
+        .or_else(|| text[at..line_end].find('\t').map(|i| at + i))
+}
+
+/// The alias written at byte `at` (`*name`).
+fn alias_at(text: &str, at: usize) -> &str {
+    let rest = text.get(at..).unwrap_or("");
+    let end = rest
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| c.is_whitespace() || matches!(c, ',' | '[' | ']' | '{' | '}'))
+        .map_or(rest.len(), |(i, _)| i);
+    &rest[..end]
+}
+
+/// Why a scalar has no JSON value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum ScalarProblem {
+    /// A tag outside the core schema (`!custom`).
+    Tag(String),
+    /// A core-schema tag its value does not fit (`!!int x`).
+    NotOfTag(String),
+    /// `.inf`, `-.inf`, `.nan`, or a number too large for a 64-bit float.
+    NotFinite,
+}
+
+/// A scalar as the YAML 1.2 core schema reads it: quoted scalars are strings; plain ones are
+/// null (`~`, `null`, empty), booleans (`true`, `false`), integers (decimal, `0x`, `0o`),
+/// floats, or else strings. `saphyr::Scalar` implements the schema; this only maps its answer
+/// to JSON.
+pub(super) fn scalar(
+    text: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&Cow<'_, Tag>>,
+) -> Result<Json, ScalarProblem> {
+    if let Some(tag) = tag
+        && !tag.is_yaml_core_schema()
+    {
+        return Err(ScalarProblem::Tag(tag_text(tag)));
+    }
+    match Scalar::parse_from_cow_and_metadata(text, style, tag) {
+        None => Err(ScalarProblem::NotOfTag(
+            tag.map(|tag| tag_text(tag)).unwrap_or_default(),
+        )),
+        Some(Scalar::Null) => Ok(Json::Null),
+        Some(Scalar::Boolean(value)) => Ok(Json::Bool(value)),
+        Some(Scalar::Integer(value)) => Ok(Json::from(value)),
+        Some(Scalar::FloatingPoint(value)) => Number::from_f64(value.into_inner())
+            .map(Json::Number)
+            .ok_or(ScalarProblem::NotFinite),
+        Some(Scalar::String(value)) => Ok(Json::String(value.into_owned())),
+    }
+}
+
+/// A tag as it is usually written: `!!str`, `!custom`.
+pub(super) fn tag_text(tag: &Tag) -> String {
+    if tag.is_yaml_core_schema() {
+        format!("!!{}", tag.suffix)
+    } else {
+        format!("{}{}", tag.handle, tag.suffix)
     }
 }
 
 /// Where `text` first nests collections more than `max` deep (1-based line and column), if it
-/// does. Run before serde_yaml: libyaml's scanner does work proportional to the depth for every
-/// token, so `[[[[…` a few megabytes long would take hours to reject. The event parser stops at
-/// the first level too deep, so this costs little on any input. Syntax errors are left to
-/// serde_yaml, whose messages the callers know.
+/// does. The lockfile reader runs it before serde_yaml: libyaml's scanner does work proportional
+/// to the depth for every token, so `[[[[…` a few megabytes long would take hours to reject. The
+/// event parser stops at the first level too deep, so this costs little on any input. Syntax
+/// errors are left to the caller's parser.
 pub(crate) fn nesting_deeper_than(text: &str, max: usize) -> Option<(usize, usize)> {
     use saphyr_parser::{Event, Parser};
     let mut depth = 0usize;
@@ -96,205 +227,159 @@ pub(crate) fn nesting_deeper_than(text: &str, max: usize) -> Option<(usize, usiz
     None
 }
 
-/// serde_yaml appends ` at line L column C` (sometimes twice); the report shows positions itself.
-fn strip_positions(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    let mut rest = message;
-    while let Some(at) = rest.find(" at line ") {
-        out.push_str(&rest[..at]);
-        let tail = &rest[at + " at line ".len()..];
-        let after_line = tail.trim_start_matches(|c: char| c.is_ascii_digit());
-        match after_line.strip_prefix(" column ") {
-            Some(column) => rest = column.trim_start_matches(|c: char| c.is_ascii_digit()),
-            None => {
-                out.push_str(" at line ");
-                rest = tail;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Some serde_yaml messages read better with a word of explanation.
-fn friendly(message: &str) -> String {
-    if message.contains("repetition limit exceeded") {
-        format!("{message}: too many alias expansions (`*name`) in the document")
-    } else if message.contains("recursion limit exceeded") {
-        format!("{message}: the document is nested too deeply")
-    } else if message.contains("more than one document") {
-        "expected a single YAML document, found several (`---`)".to_owned()
-    } else {
-        message.to_owned()
-    }
-}
-
-fn convert(value: &Yaml, path: &mut Vec<Seg>, problems: &mut Vec<Problem>) -> Json {
-    match value {
-        Yaml::Null => Json::Null,
-        Yaml::Bool(b) => Json::Bool(*b),
-        Yaml::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Json::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Json::from(u)
-            } else {
-                match n.as_f64().and_then(Number::from_f64) {
-                    Some(number) => Json::Number(number),
-                    None => {
-                        problems.push(Problem::value(
-                            path,
-                            format!("expected a finite number, found {n}"),
-                        ));
-                        Json::Null
-                    }
-                }
-            }
-        }
-        Yaml::String(s) => Json::String(s.clone()),
-        Yaml::Sequence(items) => Json::Array(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    path.push(Seg::Index(i));
-                    let json = convert(item, path, problems);
-                    path.pop();
-                    json
-                })
-                .collect(),
-        ),
-        Yaml::Mapping(mapping) => {
-            let mut object = Map::new();
-            for (key, item) in mapping {
-                let key = match key {
-                    Yaml::String(s) => s.clone(),
-                    Yaml::Number(_) | Yaml::Bool(_) | Yaml::Null => {
-                        let text = scalar_text(key);
-                        path.push(Seg::Key(text.clone()));
-                        problems.push(
-                            Problem::key(path, format!("expected a string key, found {text}"))
-                                .with_help(Some(format!("quote it: \"{text}\""))),
-                        );
-                        path.pop();
-                        continue;
-                    }
-                    _ => {
-                        problems.push(Problem::value(
-                            path,
-                            "expected string keys, found a list or mapping used as a key",
-                        ));
-                        continue;
-                    }
-                };
-                path.push(Seg::Key(key.clone()));
-                let json = convert(item, path, problems);
-                path.pop();
-                object.insert(key, json);
-            }
-            Json::Object(object)
-        }
-        Yaml::Tagged(tagged) => {
-            problems.push(Problem::value(
-                path,
-                format!("expected a plain value, found a YAML tag `{}`", tagged.tag),
-            ));
-            Json::Null
-        }
-    }
-}
-
-/// How a non-string scalar key is written, as the locate index names it.
-fn scalar_text(key: &Yaml) -> String {
-    match key {
-        Yaml::Number(n) => n.to_string(),
-        Yaml::Bool(b) => b.to_string(),
-        _ => "null".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn convert_ok(text: &str) -> (Json, Vec<Problem>) {
-        let mut problems = Vec::new();
-        match to_json(text, &mut problems) {
-            Ok(json) => (json, problems),
-            Err(e) => panic!("unexpected syntax error {e:?}"),
+    fn plain(text: &str) -> Result<Json, ScalarProblem> {
+        scalar(Cow::Borrowed(text), ScalarStyle::Plain, None)
+    }
+
+    #[test]
+    fn plain_scalars_follow_the_core_schema() {
+        use serde_json::json;
+        for (text, expected) in [
+            ("", json!(null)),
+            ("~", json!(null)),
+            ("null", json!(null)),
+            ("NULL", json!(null)),
+            ("true", json!(true)),
+            ("False", json!(false)),
+            ("0", json!(0)),
+            ("-17", json!(-17)),
+            ("+1", json!(1)),
+            ("0x1F", json!(31)),
+            ("0o17", json!(15)),
+            ("1e3", json!(1000.0)),
+            ("-2.5E-3", json!(-0.0025)),
+            (".5", json!(0.5)),
+            ("22.04", json!(22.04)),
+            // Not core-schema numbers or words: strings.
+            ("yes", json!("yes")),
+            ("on", json!("on")),
+            ("0b101", json!("0b101")),
+            ("1_000", json!("1_000")),
+            ("-0x1F", json!("-0x1F")),
+            ("1.2.3", json!("1.2.3")),
+            ("inf", json!("inf")),
+            ("NaN", json!("NaN")),
+            ("cn-bj2", json!("cn-bj2")),
+        ] {
+            assert_eq!(plain(text), Ok(expected), "{text:?}");
+        }
+        for text in [".inf", "-.Inf", ".NaN", "1e400"] {
+            assert_eq!(plain(text), Err(ScalarProblem::NotFinite), "{text:?}");
         }
     }
 
     #[test]
-    fn converts_plain_documents() {
-        let (json, problems) = convert_ok("a: [1, x, true, 2.5]\nb: ~\n");
-        assert!(problems.is_empty());
-        assert_eq!(
-            json,
-            serde_json::json!({"a": [1, "x", true, 2.5], "b": null})
-        );
-    }
-
-    #[test]
-    fn rejects_non_string_keys_and_tags() {
-        let (_, problems) = convert_ok("images:\n  1: {}\n  web: !custom x\n");
-        let messages: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-        assert_eq!(messages.len(), 2, "{messages:?}");
-        assert!(messages[0].contains("string key, found 1"));
-        assert!(messages[1].contains("YAML tag"));
-    }
-
-    #[test]
-    fn duplicate_keys_are_syntax_errors() {
-        let mut problems = Vec::new();
-        let result = to_json("a: 1\na: 2\n", &mut problems);
-        assert!(
-            matches!(result, Err(SyntaxError::DuplicateKey(_))),
-            "{result:?}"
-        );
-    }
-
-    #[test]
-    fn alias_bombs_fail_quickly() {
-        let mut doc = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
-        for i in 1..12 {
-            let p = i - 1;
-            doc.push_str(&format!(
-                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
-            ));
+    fn quoted_scalars_are_strings() {
+        for style in [ScalarStyle::SingleQuoted, ScalarStyle::DoubleQuoted] {
+            assert_eq!(
+                scalar(Cow::Borrowed("1"), style, None),
+                Ok(Json::String("1".to_owned()))
+            );
         }
-        let started = std::time::Instant::now();
-        let mut problems = Vec::new();
-        let result = to_json(&doc, &mut problems);
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        match result {
-            Err(SyntaxError::Other { message, .. }) => {
-                assert!(message.contains("alias"), "{message}")
+    }
+
+    fn problems(text: &str) -> Vec<(String, String, Option<String>)> {
+        match to_json(text) {
+            Ok((json, problems)) if problems.is_empty() => {
+                panic!("expected problems, got {json}")
             }
-            other => panic!("expected an alias limit error, got {other:?}"),
+            Ok((_, problems)) | Err(problems) => problems
+                .into_iter()
+                .map(|p| {
+                    let (offset, len) = p.at.unwrap_or_default();
+                    (text[offset..offset + len].to_owned(), p.message, p.help)
+                })
+                .collect(),
         }
     }
 
     #[test]
-    fn positions_are_stripped_from_messages() {
+    fn tabs_in_the_indentation_are_explained_and_pointed_at() {
+        for text in [
+            "a:\n\tb: 1\n",
+            "a:\n  b: 1\n  c:\n  \td: 1\n",
+            "a:\n  b:\n  \t c: 1\n",
+        ] {
+            let found = problems(text);
+            assert_eq!(found.len(), 1, "{text:?}: {found:?}");
+            assert_eq!(
+                found[0],
+                (
+                    "\t".to_owned(),
+                    "invalid YAML: found a tab in the indentation; YAML allows only spaces there"
+                        .to_owned(),
+                    Some(
+                        "replace the tab with spaces (the snippet shows each tab as →)".to_owned()
+                    )
+                ),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_tab_after_a_colon_is_separation() {
+        use serde_json::json;
         assert_eq!(
-            strip_positions(
-                "did not find ',' at line 6 column 5, while parsing at line 5 column 14"
-            ),
-            "did not find ',', while parsing"
+            to_json("a:\t1\nb:\t\tx\nc: {d:\ty}\nq: \"x:\tz\"\n"),
+            Ok((
+                json!({"a": 1, "b": "x", "c": {"d": "y"}, "q": "x:\tz"}),
+                Vec::new()
+            ))
         );
-        assert_eq!(strip_positions("at line x"), "at line x");
+        // Past the retry budget the tab is reported, not read again forever.
+        let many: String = (0..MAX_TAB_RETRIES + 1)
+            .map(|i| format!("k{i}:\tv\n"))
+            .collect();
+        let found = problems(&many);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].1,
+            "invalid YAML: found a tab where YAML needs a space"
+        );
     }
 
     #[test]
-    fn syntax_errors_have_positions() {
-        let mut problems = Vec::new();
-        match to_json("a: [1, 2\nb: 3\n", &mut problems) {
-            Err(SyntaxError::Other {
-                line_col: Some((line, _)),
-                ..
-            }) => assert!(line >= 1),
-            other => panic!("expected a located syntax error, got {other:?}"),
-        }
+    fn syntax_errors_read_like_libyaml() {
+        let found = problems("a: { b: 1\nc: 2\n");
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].1.starts_with(
+                "invalid YAML: did not find expected ',' or '}', while parsing a flow mapping"
+            ),
+            "{found:?}"
+        );
+        assert_eq!(
+            problems("a: [x, *nowhere]\n"),
+            [(
+                "*nowhere".to_owned(),
+                "invalid YAML: found the alias `*nowhere` but no anchor `&nowhere` before it"
+                    .to_owned(),
+                Some("an alias repeats a node marked earlier in the file with `&name`".to_owned())
+            )]
+        );
+    }
+
+    #[test]
+    fn nesting_past_the_scanner_limit_is_a_depth_problem() {
+        let text = format!("a: {}{}\n", "[".repeat(300), "]".repeat(300));
+        let found = problems(&text);
+        assert_eq!(found.len(), 1);
+        assert_eq!(
+            found[0].1,
+            "expected at most 100 levels of nesting, found more"
+        );
+    }
+
+    #[test]
+    fn problems_before_a_syntax_error_are_kept() {
+        let found = problems("a: 1\na: 2\nb: [\n");
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].1.contains("each key once"));
+        assert!(found[1].1.starts_with("invalid YAML: "));
     }
 }
