@@ -22,15 +22,11 @@ pub struct Cli {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// The spec file.
-    #[arg(
-        short = 'f',
-        long = "spec",
-        global = true,
-        default_value = "imagelock.yaml"
-    )]
-    pub spec: PathBuf,
+    /// The spec file [default: imagelock.yaml here or in the nearest parent directory].
+    #[arg(short = 'f', long = "spec", global = true)]
+    pub spec: Option<PathBuf>,
     /// The lockfile [default: imagelock.lock next to the spec].
     #[arg(long, global = true)]
     pub lock: Option<PathBuf>,
@@ -84,7 +80,7 @@ pub enum Command {
     /// Pin new or changed entries; keep every other pin as it is.
     Lock,
     /// Exit 0 if the lockfile satisfies the spec, 3 otherwise (no network).
-    Check,
+    Check(CheckArgs),
     /// Print one pinned ImageId (no network).
     Get {
         /// The entry's name.
@@ -98,12 +94,9 @@ pub enum Command {
     /// Print the spec's JSON Schema.
     Schema,
     /// Re-resolve the named entries (all when none) and move their pins.
-    Update {
-        /// Entries to re-resolve [default: every entry of the spec].
-        names: Vec<String>,
-    },
+    Update(UpdateArgs),
     /// Report pins that would move if resolved today; exit 3 if any (writes nothing).
-    Outdated,
+    Outdated(OutdatedArgs),
     /// Check every pinned image still exists and is Available; exit 4 naming those that are not.
     Verify,
     /// Show one entry's filter funnel and ranked candidates, marking the pin and today's pick.
@@ -144,11 +137,67 @@ pub enum Command {
     },
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct CheckArgs {
+    /// Also fail (exit 3) for pins whose image reaches its end of life (MaintainEol) within this
+    /// long, e.g. 90d or 12w; pins with no known EOL are counted in a warning.
+    #[arg(long, value_name = "DURATION", value_parser = parse_age)]
+    pub eol_within: Option<i64>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    /// Entries to re-resolve [default: every entry of the spec that is not held].
+    pub names: Vec<String>,
+    /// Move only this region's pin of the one named entry.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Pin exactly this ImageId (to roll back or forward by hand), if it passes the entry's
+    /// filters; on an entry with several regions, with --region.
+    #[arg(long, value_name = "IMAGE_ID")]
+    pub precise: Option<String>,
+    /// Let a pin move to a lower image version (refused by default; exit 3 lists them).
+    #[arg(long)]
+    pub allow_downgrade: bool,
+    /// Do everything but write the lockfile; exit as `update` would.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// `markdown`: a report for a pull-request body on stdout.
+    #[arg(long, value_enum, default_value_t, conflicts_with = "json")]
+    pub format: crate::commands::Format,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutdatedArgs {
+    /// `markdown`: a report for a pull-request body on stdout.
+    #[arg(long, value_enum, default_value_t, conflicts_with = "json")]
+    pub format: crate::commands::Format,
+}
+
+/// Ages in a spec's units: `90d`, `12w`, `36h` (seconds).
+fn parse_age(text: &str) -> Result<i64, String> {
+    let invalid = || format!("`{text}` is not a duration like 90d, 12w or 36h");
+    let (number, unit) = text.trim().split_at(text.trim().len().saturating_sub(1));
+    let n: i64 = number.parse().map_err(|_| invalid())?;
+    let unit = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 604_800,
+        _ => return Err(invalid()),
+    };
+    n.checked_mul(unit)
+        .filter(|seconds| *seconds >= 0)
+        .ok_or_else(invalid)
+}
+
 /// Durations on the command line: `10s`, `500ms`, `2m`, `1m 30s`.
 fn parse_duration(text: &str) -> Result<Duration, String> {
+    // jiff's own message talks about its types; say what the user can write instead.
     let parsed: jiff::SignedDuration = text
         .parse()
-        .map_err(|err| format!("`{text}` is not a duration like 10s, 500ms or 2m ({err})"))?;
+        .map_err(|_| format!("`{text}` is not a duration like 10s, 500ms or 2m"))?;
     Duration::try_from(parsed).map_err(|_| format!("`{text}` must not be negative"))
 }
 
@@ -178,5 +227,18 @@ mod tests {
         assert_eq!(parse_duration("1m 30s"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("-1s").is_err());
         assert!(parse_duration("soon").is_err());
+        assert_eq!(
+            parse_duration("1d"),
+            Err("`1d` is not a duration like 10s, 500ms or 2m".to_string())
+        );
+    }
+
+    #[test]
+    fn ages() {
+        assert_eq!(parse_age("90d"), Ok(90 * 86_400));
+        assert_eq!(parse_age("1w"), parse_age("7d"));
+        assert!(parse_age("d").is_err());
+        assert!(parse_age("-1d").is_err());
+        assert!(parse_age("5y").is_err());
     }
 }

@@ -30,9 +30,17 @@ pub enum Error {
     /// Bad command line, bad endpoint, bad or missing credentials or config files (exit 2).
     #[error("{0}")]
     Invalid(String),
-    /// Resolution failed: no match, `only` ambiguous, or pins missing upstream (exit 4).
+    /// Pins could not be resolved: no match, `only` ambiguous, or their listing failed (exit 4,
+    /// or 5 when the API failed).
     #[error("{0}")]
-    Resolution(String),
+    Resolution(Box<crate::ops::Failures>),
+    /// A pin cannot be handed out: no lockfile, not locked, stale, hand-edited, denied (exit 3),
+    /// or the entry or region named does not exist (exit 2).
+    #[error(transparent)]
+    Lookup(#[from] crate::ops::lookup::LookupError),
+    /// Writing to stdout failed for a reason other than a closed pipe (exit 2).
+    #[error("cannot write to stdout: {0}")]
+    Output(#[source] std::io::Error),
     /// The API or the network failed after retries, refused the credentials, or answered
     /// inconsistently (exit 5).
     #[error("{0}")]
@@ -55,10 +63,14 @@ pub enum Error {
 impl Error {
     pub fn exit(&self) -> Exit {
         match self {
-            Error::Spec(_) | Error::Lockfile { .. } | Error::Invalid(_) | Error::Io { .. } => {
-                Exit::Invalid
-            }
+            Error::Spec(_)
+            | Error::Lockfile { .. }
+            | Error::Invalid(_)
+            | Error::Io { .. }
+            | Error::Output(_) => Exit::Invalid,
+            Error::Resolution(failures) if failures.any_api() => Exit::ApiFailed,
             Error::Resolution(_) => Exit::ResolutionFailed,
+            Error::Lookup(lookup) => lookup.exit(),
             Error::Api(_) => Exit::ApiFailed,
             Error::Internal(_) => Exit::Internal,
         }
@@ -66,6 +78,21 @@ impl Error {
 }
 
 impl Error {
+    /// A short, stable name of the error's kind, for `--json` error documents.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Spec(_) => "spec",
+            Error::Lockfile { .. } => "lockfile",
+            Error::Invalid(_) => "invalid",
+            Error::Resolution(_) => "resolution",
+            Error::Lookup(_) => "lookup",
+            Error::Output(_) => "output",
+            Error::Api(_) => "api",
+            Error::Io { .. } => "io",
+            Error::Internal(_) => "internal",
+        }
+    }
+
     /// An I/O failure on `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -3,14 +3,12 @@
 //! Nothing here touches the network.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 
 use serde_json::{Value, json};
 
-use crate::error::{Error, Exit};
+use crate::error::Error;
 use crate::lockfile::{Lockfile, Pin};
-use crate::spec::Spec;
 
 /// The Terraform variable `tfvars-json` sets: `map(map(string))`, entry → region → ImageId.
 pub const TFVARS_VARIABLE: &str = "imagelock_images";
@@ -100,6 +98,13 @@ pub fn render(lock: &Lockfile, format: Format) -> Result<String, Error> {
             let mut lines: BTreeMap<String, (String, &str)> = BTreeMap::new();
             for (entry, locked) in &lock.images {
                 for (region, pin) in &locked.pins {
+                    // Ids are checked when the lockfile is read; checked again here because these
+                    // lines are meant for `eval` and `$GITHUB_ENV`.
+                    if !crate::ucloud::is_valid_image_id(&pin.image_id) {
+                        return Err(Error::Invalid(format!(
+                            "pin `{entry} {region}` is not an ImageId; refusing to export it"
+                        )));
+                    }
                     let name = env_name(entry, region);
                     let origin = format!("{entry} {region}");
                     if let Some((earlier, _)) = lines.get(&name) {
@@ -136,129 +141,6 @@ fn pretty(value: &Value) -> Result<String, Error> {
     serde_json::to_string_pretty(value)
         .map(|text| text + "\n")
         .map_err(|err| Error::Internal(format!("cannot render JSON: {err}")))
-}
-
-/// Why a pin cannot be handed out.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LookupError {
-    UnknownEntry {
-        name: String,
-        hint: String,
-    },
-    NotLocked {
-        name: String,
-    },
-    Stale {
-        name: String,
-    },
-    NeedRegion {
-        name: String,
-        regions: Vec<String>,
-    },
-    NoSuchRegion {
-        name: String,
-        region: String,
-        regions: Vec<String>,
-    },
-}
-
-impl LookupError {
-    /// Unknown names and regions are usage errors (2); a lock behind its spec is 3, as in `get`.
-    pub fn exit(&self) -> Exit {
-        match self {
-            LookupError::NotLocked { .. } | LookupError::Stale { .. } => Exit::OutOfDate,
-            _ => Exit::Invalid,
-        }
-    }
-}
-
-impl fmt::Display for LookupError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LookupError::UnknownEntry { name, hint } => {
-                write!(f, "no entry `{name}` in the spec{hint}")
-            }
-            LookupError::NotLocked { name } => {
-                write!(f, "`{name}` is not locked yet; run `imagelock lock`")
-            }
-            LookupError::Stale { name } => write!(
-                f,
-                "the pin of `{name}` is stale: its query changed since it was locked; run `imagelock lock`"
-            ),
-            LookupError::NeedRegion { name, regions } => write!(
-                f,
-                "`{name}` is pinned in several regions ({}); say which one",
-                regions.join(", ")
-            ),
-            LookupError::NoSuchRegion {
-                name,
-                region,
-                regions,
-            } => write!(
-                f,
-                "`{name}` has no pin in region `{region}`; it is pinned in {}",
-                regions.join(", ")
-            ),
-        }
-    }
-}
-
-impl std::error::Error for LookupError {}
-
-/// The pin of one entry in one region (the only one when `region` is `None`), refusing a pin the
-/// spec no longer agrees with.
-pub fn lookup<'a>(
-    spec: &Spec,
-    lock: &'a Lockfile,
-    name: &str,
-    region: Option<&str>,
-) -> Result<(&'a str, &'a Pin), LookupError> {
-    let Some(query) = spec.images.get(name) else {
-        let hint = match crate::refresh::closest(name, spec.images.keys().map(String::as_str)) {
-            Some(close) => format!("; did you mean `{close}`?"),
-            None => String::new(),
-        };
-        return Err(LookupError::UnknownEntry {
-            name: name.to_string(),
-            hint,
-        });
-    };
-    let Some(locked) = lock.images.get(name) else {
-        return Err(LookupError::NotLocked {
-            name: name.to_string(),
-        });
-    };
-    if lock
-        .staleness(spec)
-        .changed
-        .iter()
-        .any(|changed| changed == name)
-    {
-        return Err(LookupError::Stale {
-            name: name.to_string(),
-        });
-    }
-    let region = match region {
-        Some(region) => region,
-        None => match query.regions.as_slice() {
-            [only] => only.as_str(),
-            regions => {
-                return Err(LookupError::NeedRegion {
-                    name: name.to_string(),
-                    regions: regions.to_vec(),
-                });
-            }
-        },
-    };
-    locked
-        .pins
-        .get_key_value(region)
-        .map(|(region, pin)| (region.as_str(), pin))
-        .ok_or_else(|| LookupError::NoSuchRegion {
-            name: name.to_string(),
-            region: region.to_string(),
-            regions: query.regions.clone(),
-        })
 }
 
 #[cfg(test)]

@@ -1,152 +1,90 @@
-//! Resolution: drive plan → ucloud → select for a set of entries and return one image per pin.
+//! Fetching: drive plan → ucloud for a set of entries and hand each (entry, region) its listing.
 //!
 //! Every listing of the plan is fetched once, all at the same time (the client bounds how many
-//! requests are in flight); then every (entry, region) is chosen locally from its listing. All
-//! failing pins are reported together, so one run shows everything that needs fixing.
+//! requests are in flight). A listing that fails fails only the pins that read from it, so a
+//! report like `outdated` can still say everything it knows; operations that write treat any
+//! failure as fatal.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::collections::HashMap;
 
-use futures_util::future::try_join_all;
+use futures_util::future::join_all;
 
 use crate::error::Error;
 use crate::plan::{Plan, plan};
-use crate::select::{self, AgreeError, Context, SelectError};
 use crate::spec::ImageQuery;
 use crate::ucloud::{Client, Image};
 
-/// The images of each listing of a plan, in the plan's order.
+/// The images of each listing of a plan, in the plan's order, or why it could not be had.
 pub struct Fetched {
     pub plan: Plan,
-    pub listings: Vec<Vec<Image>>,
+    pub listings: Vec<Result<Vec<Image>, Error>>,
+    /// (entry, region) → index into `listings`; built once so lookups stay O(1) at 40,000 pins.
+    index: HashMap<(String, String), usize>,
 }
 
 impl Fetched {
-    /// The images the given entry sees in the given region.
+    /// The listing the given entry reads in the given region: `None` when the plan has no such
+    /// pin, `Some(Err)` when fetching it failed.
+    pub fn listing(&self, entry: &str, region: &str) -> Option<Result<&[Image], &Error>> {
+        // A tuple of owned strings is the map's key; build it once per lookup, no scan.
+        let at = *self.index.get(&(entry.to_owned(), region.to_owned()))?;
+        Some(self.listings[at].as_ref().map(Vec::as_slice))
+    }
+
+    /// The images the given entry sees in the given region; empty when unknown or failed.
     pub fn images_for(&self, entry: &str, region: &str) -> &[Image] {
-        self.plan
-            .targets
-            .iter()
-            .find(|t| t.entry == entry && t.region == region)
-            .map_or(&[], |t| &self.listings[t.listing])
+        match self.listing(entry, region) {
+            Some(Ok(images)) => images,
+            _ => &[],
+        }
+    }
+
+    /// Nothing planned, nothing fetched.
+    pub fn empty() -> Self {
+        Self {
+            plan: Plan::default(),
+            listings: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+
+    /// The first failure, if any listing failed.
+    pub fn first_error(&self) -> Option<&Error> {
+        self.listings.iter().find_map(|l| l.as_ref().err())
+    }
+
+    /// Takes the first failure out, for operations that stop at one.
+    pub fn into_result(mut self) -> Result<Self, Error> {
+        if let Some(at) = self.listings.iter().position(Result::is_err) {
+            let failed = std::mem::replace(&mut self.listings[at], Ok(Vec::new()));
+            return Err(failed
+                .err()
+                .unwrap_or_else(|| Error::Internal("lost error".into())));
+        }
+        Ok(self)
     }
 }
 
-/// Plans and fetches every listing the queries need.
+/// Plans and fetches every listing the queries need; never fails as a whole.
 pub async fn fetch<'a>(
     client: &Client,
     queries: impl IntoIterator<Item = &'a ImageQuery>,
-) -> Result<Fetched, Error> {
+) -> Fetched {
     let plan = plan(queries);
     tracing::debug!(
         listings = plan.listings.len(),
         pins = plan.targets.len(),
         "planned"
     );
-    let listings = try_join_all(plan.listings.iter().map(|listing| client.list(listing))).await?;
-    Ok(Fetched { plan, listings })
-}
-
-/// entry → region → chosen image.
-pub type Picks = BTreeMap<String, BTreeMap<String, Image>>;
-
-/// Chooses one image per (entry, region) from fetched listings.
-pub fn choose_all<'a>(
-    fetched: &Fetched,
-    queries: impl IntoIterator<Item = &'a ImageQuery>,
-    ctx: &Context,
-) -> Result<Picks, Error> {
-    let mut picks = Picks::new();
-    let mut failures = Vec::new();
-    let mut agree_failures = Vec::new();
-    for query in queries {
-        if query.agree.is_some() {
-            // `agree: version`: the regions of the entry are chosen together.
-            let per_region: BTreeMap<String, &[Image]> = query
-                .regions
-                .iter()
-                .map(|region| (region.clone(), fetched.images_for(&query.name, region)))
-                .collect();
-            match select::choose_agreed(query, &per_region, ctx) {
-                Ok(chosen) => {
-                    picks.entry(query.name.clone()).or_default().extend(chosen);
-                }
-                Err(AgreeError::Regions(errors)) => {
-                    for (region, error) in errors {
-                        let region = query.regions.iter().find(|r| **r == region);
-                        if let Some(region) = region {
-                            failures.push((query.name.as_str(), region.as_str(), error));
-                        }
-                    }
-                }
-                Err(error @ AgreeError::NoCommonVersion { .. }) => {
-                    agree_failures.push((query.name.as_str(), error));
-                }
-            }
-            continue;
-        }
-        for region in &query.regions {
-            let images = fetched.images_for(&query.name, region);
-            match select::choose(query, images, ctx) {
-                Ok(image) => {
-                    picks
-                        .entry(query.name.clone())
-                        .or_default()
-                        .insert(region.clone(), image.clone());
-                }
-                Err(error) => failures.push((query.name.as_str(), region.as_str(), error)),
-            }
-        }
+    let listings = join_all(plan.listings.iter().map(|listing| client.list(listing))).await;
+    let index = plan
+        .targets
+        .iter()
+        .map(|t| ((t.entry.clone(), t.region.clone()), t.listing))
+        .collect();
+    Fetched {
+        plan,
+        listings,
+        index,
     }
-    if failures.is_empty() && agree_failures.is_empty() {
-        Ok(picks)
-    } else {
-        Err(Error::Resolution(describe_failures(
-            &failures,
-            &agree_failures,
-        )))
-    }
-}
-
-/// Fetches and chooses in one go.
-pub async fn resolve(
-    client: &Client,
-    queries: &[&ImageQuery],
-    ctx: &Context,
-) -> Result<Picks, Error> {
-    let fetched = fetch(client, queries.iter().copied()).await?;
-    choose_all(&fetched, queries.iter().copied(), ctx)
-}
-
-fn describe_failures(
-    failures: &[(&str, &str, SelectError)],
-    agree_failures: &[(&str, AgreeError)],
-) -> String {
-    let mut out = String::new();
-    let mut what = Vec::new();
-    if !failures.is_empty() {
-        let noun = if failures.len() == 1 { "pin" } else { "pins" };
-        what.push(format!("{} {noun}", failures.len()));
-    }
-    if !agree_failures.is_empty() {
-        // `agree: version` entries without a common version fail as a whole.
-        let noun = if agree_failures.len() == 1 {
-            "entry"
-        } else {
-            "entries"
-        };
-        what.push(format!("{} {noun}", agree_failures.len()));
-    }
-    let _ = writeln!(
-        out,
-        "could not resolve {}; nothing was written",
-        what.join(" and ")
-    );
-    for (entry, region, error) in failures {
-        let _ = writeln!(out, "\n{entry} in {region}: {error}");
-    }
-    for (entry, error) in agree_failures {
-        let _ = writeln!(out, "\n{entry}: {error}");
-    }
-    out.trim_end().to_string()
 }

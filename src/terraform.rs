@@ -37,7 +37,7 @@ pub fn parse_query(text: &str) -> Result<Query, Error> {
     let mut fields = BTreeMap::new();
     for (key, value) in map {
         if !QUERY_KEYS.contains(&key.as_str()) {
-            let hint = match crate::refresh::closest(&key, QUERY_KEYS) {
+            let hint = match crate::text::did_you_mean(&key, QUERY_KEYS) {
                 Some(close) => format!("; did you mean `{close}`?"),
                 None => format!("; expected {}", QUERY_KEYS.join(", ")),
             };

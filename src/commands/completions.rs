@@ -5,8 +5,8 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 use imagelock::{Error, Exit, Result};
 
-use super::print_stdout;
 use crate::cli::Cli;
+use crate::printer::stdout as print_stdout;
 
 pub fn run(shell: Shell) -> Result<Exit> {
     let mut command = Cli::command();

@@ -2,36 +2,39 @@
 //! region: the filter funnel, the best candidates by the entry's `select` rule, today's pick and
 //! the lockfile's pin. Reads the lockfile if there is one; never writes it.
 
-use imagelock::explain::{self, Explanation, PinStanding};
-use imagelock::refresh;
+use imagelock::ops::explain::{self, Explanation, PinStanding};
+use imagelock::ops::update::unknown_entry;
 use imagelock::resolve;
-use imagelock::select::Context;
+use imagelock::text::{Table, escape};
 use imagelock::ucloud::Image;
 use imagelock::{Error, Exit, Result};
 
 use super::{Session, created_date, pin_label};
 
 pub fn run(session: &Session, name: &str, region: Option<&str>, top: usize) -> Result<Exit> {
-    let spec = session.load_spec()?;
-    let Some(query) = refresh::named_entries(&spec, &[name.to_string()])?.pop() else {
-        return Err(Error::Internal(format!("entry `{name}` vanished")));
+    let workspace = session.workspace()?;
+    let spec = session.load_spec(&workspace)?;
+    let Some(query) = spec.images.get(name) else {
+        return Err(Error::Invalid(unknown_entry(&spec, name)));
     };
     let mut query = query.clone();
     if let Some(region) = region {
         if !query.regions.iter().any(|r| r == region) {
             return Err(Error::Invalid(format!(
-                "`{name}` is not pinned in region `{region}`; its regions: {}",
+                "`{name}` does not use region `{region}`; its regions: {}",
                 query.regions.join(", ")
             )));
         }
         query.regions = vec![region.to_string()];
     }
-    let lock = session.load_lock()?;
+    let lock = workspace.load_lock_or_empty()?;
     let locked = lock.images.get(name);
 
+    let ctx = session.context(&spec)?;
     let client = session.client()?;
-    let ctx = Context::from_env()?.with_deny(&spec.deny);
-    let fetched = session.block_on(resolve::fetch(&client, [&query]))??;
+    let fetched = session
+        .block_on(resolve::fetch(&client, [&query]))?
+        .into_result()?;
     let explanations: Vec<Explanation> = query
         .regions
         .iter()
@@ -47,27 +50,82 @@ pub fn run(session: &Session, name: &str, region: Option<&str>, top: usize) -> R
         })
         .collect();
 
+    // `agree: version`: which version the regions share, and which region holds it back.
+    let agreement = query.agree.map(|_| {
+        let per_region = query
+            .regions
+            .iter()
+            .map(|region| (region.clone(), fetched.images_for(name, region)))
+            .collect();
+        imagelock::select::agreement(&query, &per_region, &ctx)
+    });
+    if let Some(agreement) = &agreement
+        && !session.args.json
+    {
+        let bests: Vec<String> = query
+            .regions
+            .iter()
+            .map(|region| {
+                let best = agreement
+                    .best(region)
+                    .map_or_else(|| "no version".to_string(), ToString::to_string);
+                format!("{region} {best}")
+            })
+            .collect();
+        let chosen = agreement
+            .chosen
+            .as_ref()
+            .map_or_else(|| "none in common".to_string(), ToString::to_string);
+        let lagging = agreement.lagging();
+        let mut line = format!(
+            "{name}: agree version {chosen} (best per region: {})",
+            bests.join(", ")
+        );
+        if !lagging.is_empty() {
+            line.push_str(&format!("; lagging: {}", lagging.join(", ")));
+        }
+        session.out(&format!("{line}\n"))?;
+    }
     if session.args.json {
         let regions: Vec<_> = explanations.iter().map(|e| json(e, top)).collect();
         session.print_json(&serde_json::json!({
             "name": name,
             "select": query.select.as_str(),
+            "held": query.hold,
+            "agree": agreement.as_ref().map(|a| serde_json::json!({
+                "version": a.chosen.as_ref().map(ToString::to_string),
+                "best": a.offered.iter().map(|(region, versions)| {
+                    (region.clone(), versions.first().map(ToString::to_string))
+                }).collect::<std::collections::BTreeMap<_, _>>(),
+                "lagging": a.lagging(),
+            })),
             "regions": regions,
         }))?;
     } else {
         let text: Vec<String> = explanations
             .iter()
-            .map(|e| human(name, query.select.as_str(), e, top))
+            .map(|e| human(name, &query, &spec, e, top))
             .collect();
-        super::print_stdout(&text.join("\n"))?;
+        session.out(&text.join("\n"))?;
     }
     Ok(Exit::Success)
 }
 
-fn human(name: &str, select: &str, e: &Explanation, top: usize) -> String {
+fn human(
+    name: &str,
+    query: &imagelock::spec::ImageQuery,
+    spec: &imagelock::spec::Spec,
+    e: &Explanation,
+    top: usize,
+) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
-    let _ = writeln!(out, "{name} in {} (select: {select})", e.region);
+    let _ = writeln!(
+        out,
+        "{name} in {} (select: {})",
+        e.region,
+        query.select.as_str()
+    );
     let _ = writeln!(out, "{}", e.funnel);
     let shown = e.ranked.len().min(top);
     let _ = writeln!(
@@ -75,29 +133,17 @@ fn human(name: &str, select: &str, e: &Explanation, top: usize) -> String {
         "candidates, best first ({shown} of {}):",
         e.ranked.len()
     );
-    let id_width = e.ranked[..shown]
-        .iter()
-        .map(|i| i.image_id.len())
-        .max()
-        .unwrap_or(0);
-    let name_width = e.ranked[..shown]
-        .iter()
-        .map(|i| i.image_name.chars().count())
-        .max()
-        .unwrap_or(0);
+    let mut table = Table::new();
     for (rank, image) in e.ranked[..shown].iter().enumerate() {
-        let pad = name_width - image.image_name.chars().count();
-        let _ = writeln!(
-            out,
-            "  {:>2}. {:<id_width$}  {}{:pad$}  {}{}",
-            rank + 1,
-            image.image_id,
-            image.image_name,
-            "",
+        table.row([
+            format!("{:>2}.", rank + 1),
+            image.image_id.clone(),
+            escape(&image.image_name).into_owned(),
             created_date(image.create_time),
-            marks(e, image)
-        );
+            marks(e, image).to_string(),
+        ]);
     }
+    out.push_str(&table.render("  "));
     if e.ranked.len() > shown {
         let _ = writeln!(
             out,
@@ -140,14 +186,43 @@ fn human(name: &str, select: &str, e: &Explanation, top: usize) -> String {
             "pinned: {label}, not in the listing (deleted, or not visible to this query)"
         ),
     };
+    if let Some(pin) = &e.pinned
+        && let Some(reason) = spec.deny.get(&pin.image_id)
+    {
+        let _ = writeln!(
+            out,
+            "denied: the pinned image is on the deny list ({}); `imagelock lock` re-picks it",
+            escape(reason)
+        );
+    }
+    if let Some(reason) = &query.hold {
+        let _ = writeln!(
+            out,
+            "held: {} (`update` leaves this entry as it is)",
+            escape(reason)
+        );
+    }
+    for c in &e.cooling {
+        let _ = writeln!(
+            out,
+            "cooling: {} ({}, {}) ranks higher but is younger than min_age; eligible from {}",
+            c.image.image_id,
+            escape(&c.image.image_name),
+            created_date(c.image.create_time),
+            c.eligible.strftime("%Y-%m-%d %H:%M UTC")
+        );
+    }
+    if let Some(eol) = &e.eol {
+        let _ = writeln!(out, "eol: {}", super::outdated::eol_line(eol));
+    }
     out
 }
 
 fn marks(e: &Explanation, image: &Image) -> &'static str {
     match (e.is_pick(image), e.is_pinned(image)) {
-        (true, true) => "  ← pick, pinned",
-        (true, false) => "  ← pick",
-        (false, true) => "  ← pinned",
+        (true, true) => "← pick, pinned",
+        (true, false) => "← pick",
+        (false, true) => "← pinned",
         (false, false) => "",
     }
 }
@@ -190,5 +265,12 @@ fn json(e: &Explanation, top: usize) -> serde_json::Value {
         "pick_error": e.pick.as_ref().err().map(|err| err.to_string()),
         "pinned": e.pinned.as_ref().map(|p| p.image_id.clone()),
         "pinned_standing": standing,
+        "cooling": e.cooling.iter().map(|c| serde_json::json!({
+            "image_id": c.image.image_id,
+            "image_name": c.image.image_name,
+            "create_time": c.image.create_time,
+            "eligible": c.eligible.to_string(),
+        })).collect::<Vec<_>>(),
+        "eol": e.eol.as_ref().map(super::outdated::eol_json),
     })
 }

@@ -1,31 +1,36 @@
 //! `imagelock export --format json|env|tfvars-json`: every pin, for other tools. Never touches the
-//! network, and refuses (exit 3) a lockfile the spec no longer agrees with.
+//! network, and refuses (exit 3) a lockfile that is missing, behind its spec, edited by hand or
+//! pinning a denied image.
 
 use imagelock::export::{self, Format};
+use imagelock::ops::lookup;
 use imagelock::{Exit, Result};
 
 use super::Session;
 
 pub fn run(session: &Session, format: &str) -> Result<Exit> {
     let format: Format = format.parse()?;
-    let (_spec, lock, stale) = super::check::load_and_compare(session)?;
-    if !stale.is_fresh() {
-        eprintln!(
-            "error: {} is out of date with {}; run `imagelock lock` (or `imagelock check` for details)",
-            session.lock_path().display(),
-            session.spec_path().display()
-        );
-        for (kind, names) in [
-            ("missing", &stale.missing),
-            ("changed", &stale.changed),
-            ("extra", &stale.extra),
-        ] {
-            if !names.is_empty() {
-                eprintln!("  {kind}: {}", names.join(", "));
-            }
+    let workspace = session.workspace()?;
+    let (_spec, lock, stale) = super::check::load_and_compare(session, &workspace)?;
+    let mut problems: Vec<String> = match lookup::trusted(&stale) {
+        Ok(()) => Vec::new(),
+        Err(problems) => problems.iter().map(ToString::to_string).collect(),
+    };
+    problems.extend(
+        stale.extra.iter().map(|name| {
+            format!("`{name}` is locked but no longer in the spec; run `imagelock lock`")
+        }),
+    );
+    if !problems.is_empty() {
+        session.finding(format!(
+            "error: {} cannot be exported; run `imagelock lock` (or `imagelock check` for details):",
+            workspace.lock.display()
+        ));
+        for problem in &problems {
+            session.finding(format!("  {problem}"));
         }
         return Ok(Exit::OutOfDate);
     }
-    super::print_stdout(&export::render(&lock, format)?)?;
+    session.out(&export::render(&lock, format)?)?;
     Ok(Exit::Success)
 }

@@ -4,15 +4,15 @@
 use clap::Args;
 use clap::builder::PossibleValuesParser;
 use imagelock::plan::Listing;
-use imagelock::select::{self, Context};
+use imagelock::select;
 use imagelock::spec::{
     Filters, FuncType, ImageState, ImageType, OsType, Pattern, Selection, SetMatch,
 };
+use imagelock::text::{Table, escape};
 use imagelock::ucloud::{self, Image};
 use imagelock::{Error, Exit, Result};
-use unicode_width::UnicodeWidthStr;
 
-use super::{Session, created_date, print_stdout};
+use super::{Session, created_date};
 
 #[derive(Debug, Clone, Args)]
 pub struct ImagesArgs {
@@ -25,10 +25,13 @@ pub struct ImagesArgs {
     /// The project to list in (sent to the API).
     #[arg(long)]
     pub project_id: Option<String>,
+    /// Only this OsType (sent to the API).
     #[arg(long, value_parser = PossibleValuesParser::new(OsType::ALL.iter().map(|t| t.as_str())))]
     pub os_type: Option<String>,
+    /// Only this ImageType: Base (UCloud's), Business (marketplace) or Custom (yours).
     #[arg(long, value_parser = PossibleValuesParser::new(ImageType::ALL.iter().map(|t| t.as_str())))]
     pub image_type: Option<String>,
+    /// Only this FuncType (marketplace images carry one).
     #[arg(long, value_parser = PossibleValuesParser::new(FuncType::ALL.iter().map(|t| t.as_str())))]
     pub func_type: Option<String>,
     /// Regex searched in the image name (Rust regex syntax).
@@ -88,7 +91,8 @@ pub fn run(session: &Session, args: &ImagesArgs) -> Result<Exit> {
     drop(client);
     session.progress.finish();
 
-    let (mut shown, _funnel) = select::filter(&filters, &listed, &Context::from_env()?);
+    let (mut shown, _funnel) =
+        select::filter(&filters, &listed, &imagelock::select::Context::from_env()?);
     select::rank(Selection::Newest, &mut shown);
     let matched = shown.len();
     if let Some(limit) = args.limit {
@@ -100,7 +104,7 @@ pub fn run(session: &Session, args: &ImagesArgs) -> Result<Exit> {
             shown.iter().map(|image| image_json(image)).collect(),
         ))?;
     } else {
-        print_stdout(&table(&shown))?;
+        session.out(&table(&shown))?;
         session.status(format!(
             "{} of {matched} matching images shown ({} listed in {region})",
             shown.len(),
@@ -170,46 +174,23 @@ fn image_json(image: &Image) -> serde_json::Value {
 /// Features are sorted (byte order, as in the lockfile) so rows compare at a glance; the API's
 /// order varies from image to image. `--json` keeps the API's order: it is the data as listed.
 fn table(images: &[&Image]) -> String {
-    let rows: Vec<[String; 5]> = images
-        .iter()
-        .map(|image| {
-            [
-                image.image_id.clone(),
-                created_date(image.create_time),
-                image.state.clone(),
-                image.image_name.clone(),
-                if image.features.is_empty() {
-                    "-".to_string()
-                } else {
-                    let mut features: Vec<&str> =
-                        image.features.iter().map(String::as_str).collect();
-                    features.sort_unstable();
-                    features.join(",")
-                },
-            ]
-        })
-        .collect();
-    let header = ["IMAGE ID", "CREATED", "STATE", "NAME", "FEATURES"];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.width());
-        }
+    let mut table = Table::new();
+    table.row(["IMAGE ID", "CREATED", "STATE", "NAME", "FEATURES"]);
+    for image in images {
+        let features = if image.features.is_empty() {
+            "-".to_string()
+        } else {
+            let mut features: Vec<&str> = image.features.iter().map(String::as_str).collect();
+            features.sort_unstable();
+            escape(&features.join(",")).into_owned()
+        };
+        table.row([
+            image.image_id.clone(),
+            created_date(image.create_time),
+            escape(&image.state).into_owned(),
+            escape(&image.image_name).into_owned(),
+            features,
+        ]);
     }
-    let line = |cells: [&str; 5]| {
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            text.push_str(cell);
-            if i + 1 < cells.len() {
-                text.push_str(&" ".repeat(widths[i] - cell.width() + 2));
-            }
-        }
-        text
-    };
-    let mut text = line(header) + "\n";
-    for row in &rows {
-        text.push_str(&line(row.each_ref().map(String::as_str)));
-        text.push('\n');
-    }
-    text
+    table.render("")
 }

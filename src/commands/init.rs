@@ -15,7 +15,12 @@ pub const SCHEMA_URL: &str =
 const FALLBACK_REGION: &str = "cn-bj2";
 
 pub fn run(session: &Session, region: Option<&str>, force: bool) -> Result<Exit> {
-    let path = session.spec_path();
+    let cwd = std::env::current_dir().map_err(|err| Error::io("read", ".", err))?;
+    let path = &session
+        .args
+        .spec
+        .clone()
+        .unwrap_or_else(|| cwd.join(imagelock::ops::workspace::SPEC_FILE));
     let region = match region {
         Some(region) => region.to_string(),
         // The UCloud CLI profile's region is the user's usual one; credentials are not needed.
@@ -43,12 +48,12 @@ pub fn run(session: &Session, region: Option<&str>, force: bool) -> Result<Exit>
                 path.display()
             ))
         } else {
-            Error::Invalid(format!("cannot create {}: {err}", path.display()))
+            Error::io("create", path, err)
         }
     })?;
     file.write_all(text.as_bytes())
         .and_then(|()| file.sync_all())
-        .map_err(|err| Error::Internal(format!("cannot write {}: {err}", path.display())))?;
+        .map_err(|err| Error::io("write", path, err))?;
 
     session.status(format!(
         "Created {} (default region {region}); next: edit it, then run `imagelock lock`",

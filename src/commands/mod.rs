@@ -1,18 +1,22 @@
-//! One file per command, each a thin layer over the library; this file holds what they share:
-//! where the spec and lockfile are, the API client, the async runtime, and how output is printed.
+//! One file per command: parse what the command line gave, call one operation of the library
+//! (`imagelock::ops`), render its result as text, JSON or Markdown. This file holds what they
+//! share: the [`Session`] (settings, the API client, where output goes) and the renderers of the
+//! types several commands print.
 
+use std::cell::RefCell;
 use std::future::Future;
-use std::path::{Path, PathBuf};
 
-use imagelock::lockfile::{self, LockedImage, Lockfile, Pin, RunLock};
-use imagelock::resolve::Picks;
-use imagelock::spec::{self, Spec};
+use imagelock::lockfile::{Pin, RunLock};
+use imagelock::ops::{PinChange, Workspace};
+use imagelock::select::Context;
+use imagelock::spec::Spec;
+use imagelock::text::escape;
 use imagelock::ucloud::{self, Client};
 use imagelock::{Error, Exit, Result};
 
 use crate::cli::{Cli, Command, GlobalArgs};
+use crate::printer;
 
-// How pins and dates read, shared by every command's output.
 pub use imagelock::export::pin_value;
 pub use imagelock::select::created_date;
 
@@ -24,6 +28,7 @@ pub mod get;
 pub mod images;
 pub mod init;
 pub mod lock;
+pub mod markdown;
 pub mod outdated;
 pub mod schema;
 pub mod terraform_external;
@@ -41,15 +46,16 @@ pub fn run(cli: Cli) -> Result<Exit> {
         args: cli.global,
         progress,
         color: crate::progress::stderr_has_color(),
+        warnings: RefCell::default(),
     };
     match cli.command {
         Command::Lock => lock::run(&session),
-        Command::Check => check::run(&session),
+        Command::Check(args) => check::run(&session, &args),
         Command::Get { name, region } => get::run(&session, &name, region.as_deref()),
         Command::Validate => validate::run(&session),
         Command::Schema => schema::run(),
-        Command::Update { names } => update::run(&session, &names),
-        Command::Outdated => outdated::run(&session),
+        Command::Update(args) => update::run(&session, &args),
+        Command::Outdated(args) => outdated::run(&session, &args),
         Command::Verify => verify::run(&session),
         Command::Explain { name, region, top } => {
             explain::run(&session, &name, region.as_deref(), top)
@@ -69,39 +75,48 @@ pub struct Session {
     pub progress: crate::progress::Progress,
     /// Whether stderr takes colors.
     pub color: bool,
+    /// Every warning so far, for the `warnings` list of a `--json` document.
+    warnings: RefCell<Vec<String>>,
 }
 
 impl Session {
-    pub fn spec_path(&self) -> &Path {
-        &self.args.spec
+    /// Where the spec and the lockfile are: `-f` and `--lock`, else found upward from here.
+    pub fn workspace(&self) -> Result<Workspace> {
+        Workspace::discover(
+            self.args.spec.as_deref(),
+            self.args.lock.as_deref(),
+            &current_dir()?,
+        )
     }
 
-    /// `--lock`, else `imagelock.lock` next to the spec.
-    pub fn lock_path(&self) -> PathBuf {
-        match &self.args.lock {
-            Some(path) => path.clone(),
-            None => self.spec_path().with_file_name("imagelock.lock"),
+    /// The spec, with its warnings shown.
+    pub fn load_spec(&self, workspace: &Workspace) -> Result<Spec> {
+        let spec = workspace.load_spec()?;
+        self.spec_warnings(&spec);
+        Ok(spec)
+    }
+
+    pub fn spec_warnings(&self, spec: &Spec) {
+        for warning in &spec.warnings {
+            self.warn(warning);
         }
-    }
-
-    pub fn load_spec(&self) -> Result<Spec> {
-        spec::load(self.spec_path())
     }
 
     /// One writer at a time: held from reading the lockfile to replacing it, so a concurrent run
     /// waits, then sees this run's pins.
-    pub fn lock_for_writing(&self) -> Result<RunLock> {
-        RunLock::acquire(self.spec_path(), || {
+    pub fn lock_for_writing(&self, workspace: &Workspace) -> Result<RunLock> {
+        RunLock::acquire(&workspace.spec, || {
             self.warn(format!(
                 "waiting for another imagelock run on {}",
-                self.lock_path().display()
+                workspace.lock.display()
             ))
         })
     }
 
-    /// The lockfile, or an empty one when there is none yet.
-    pub fn load_lock(&self) -> Result<Lockfile> {
-        Ok(Lockfile::load(&self.lock_path())?.unwrap_or_default())
+    /// What the selection rules need to know about the world: the clock, read once per run
+    /// (`IMAGELOCK_NOW` overrides it), and the spec's deny list.
+    pub fn context(&self, spec: &Spec) -> Result<Context> {
+        Ok(Context::from_env()?.with_deny(&spec.deny))
     }
 
     /// The API client, built only by commands that call the API: credentials are not needed
@@ -146,51 +161,63 @@ impl Session {
         if !self.args.quiet && !self.args.json {
             // Results are being reported, so fetching is over: the spinner goes first.
             self.progress.finish();
-            eprintln!(
-                "{}",
-                crate::progress::paint_status(line.as_ref(), self.color)
-            );
+            printer::stderr_line(&crate::progress::paint_status(line.as_ref(), self.color));
         }
     }
 
-    /// A warning on stderr; only -q silences it.
+    /// A finding that is the point of the command (`check`'s verdict, `outdated`'s moves): on
+    /// stderr even with -q; with --json the document carries it instead.
+    pub fn finding(&self, line: impl AsRef<str>) {
+        if !self.args.json {
+            self.progress.finish();
+            printer::stderr_line(&crate::progress::paint_status(line.as_ref(), self.color));
+        }
+    }
+
+    /// A warning on stderr (only -q silences it); also listed in a `--json` document.
     pub fn warn(&self, line: impl AsRef<str>) {
+        let line = line.as_ref();
+        self.warnings.borrow_mut().push(line.to_string());
         if !self.args.quiet {
             let label = crate::progress::label("warning", self.color);
             self.progress
-                .suspend(|| eprintln!("{label} {}", line.as_ref()));
+                .suspend(|| printer::stderr_line(&format!("{label} {line}")));
         }
     }
 
-    /// Prints a JSON document on stdout.
+    /// Prints a JSON document on stdout, with the run's warnings in its `warnings` list.
     pub fn print_json(&self, value: &serde_json::Value) -> Result<()> {
-        let text = serde_json::to_string_pretty(value)
+        let mut value = value.clone();
+        if let serde_json::Value::Object(map) = &mut value
+            && !map.contains_key("warnings")
+        {
+            map.insert(
+                "warnings".into(),
+                serde_json::json!(*self.warnings.borrow()),
+            );
+        }
+        let text = serde_json::to_string_pretty(&value)
             .map_err(|err| Error::Internal(format!("cannot render JSON: {err}")))?;
-        print_stdout(&format!("{text}\n"))
+        printer::stdout(&format!("{text}\n"))
+    }
+
+    /// Data on stdout.
+    pub fn out(&self, text: &str) -> Result<()> {
+        printer::stdout(text)
     }
 }
 
-/// Writes data to stdout. A closed pipe (`imagelock images | head`) is the reader's choice, not
-/// an error, so it ends the output quietly instead of panicking like `println!`.
-pub fn print_stdout(text: &str) -> Result<()> {
-    use std::io::Write;
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(err) => Err(Error::Internal(format!("cannot write to stdout: {err}"))),
-    }
+fn current_dir() -> Result<std::path::PathBuf> {
+    std::env::current_dir().map_err(|err| Error::io("read the current directory", ".", err))
 }
 
-/// `uimage-xxx (Ubuntu 22.04 64位, 2024-05-01)`: enough to review a pin at a glance.
+/// `uimage-xxx (Ubuntu 22.04 64位, 2024-05-01)`: enough to review a pin at a glance. Text from
+/// the API is escaped.
 pub fn pin_label(pin: &Pin) -> String {
     format!(
         "{} ({}, {})",
         pin.image_id,
-        pin.image_name,
+        escape(&pin.image_name),
         created_date(pin.create_time)
     )
 }
@@ -200,81 +227,49 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// One pin that a command set: `old` is `None` for a new one.
-pub struct PinChange {
-    pub entry: String,
-    pub region: String,
-    pub old: Option<Pin>,
-    pub new: Pin,
-}
-
-/// Writes freshly chosen images into the lockfile: each picked entry gets the digest of its current
-/// query and exactly the pins chosen now (regions dropped from the query go with it).
-pub fn apply_picks(lock: &mut Lockfile, spec: &Spec, picks: Picks) -> Vec<PinChange> {
-    let mut changes = Vec::new();
-    for (entry, regions) in picks {
-        let Some(query) = spec.images.get(&entry) else {
-            continue;
-        };
-        let previous = lock.images.remove(&entry);
-        let mut pins = std::collections::BTreeMap::new();
-        for (region, image) in regions {
-            let new = Pin::from(&image);
-            let old = previous
-                .as_ref()
-                .and_then(|locked| locked.pins.get(&region))
-                .cloned();
-            changes.push(PinChange {
-                entry: entry.clone(),
-                region: region.clone(),
-                old,
-                new: new.clone(),
-            });
-            pins.insert(region, new);
-        }
-        lock.images.insert(
-            entry,
-            LockedImage {
-                digest: lockfile::digest(query),
-                select: None,
-                agree: None,
-                checksum: None,
-                pins,
-            },
-        );
-    }
-    changes
-}
-
-/// `  added    web cn-bj2: uimage-… (…)` / `  changed  web hk: old → new`.
-pub fn change_line(change: &PinChange) -> String {
-    let PinChange {
-        entry,
-        region,
-        old,
-        new,
-    } = change;
-    match old {
-        None => format!("  added    {entry} {region}: {}", pin_label(new)),
-        Some(old) if old.image_id == new.image_id => {
-            format!(
-                "  kept     {entry} {region}: {} (query changed)",
-                pin_label(new)
-            )
-        }
-        Some(old) => format!(
-            "  changed  {entry} {region}: {} → {}",
-            pin_label(old),
-            pin_label(new)
-        ),
-    }
-}
-
+/// A pin change as every `--json` document shows it.
 pub fn change_json(change: &PinChange) -> serde_json::Value {
     serde_json::json!({
         "name": change.entry,
         "region": change.region,
+        "reason": change.reason.as_str(),
         "old": change.old.as_ref().map(pin_value),
-        "new": pin_value(&change.new),
+        "new": change.new.as_ref().map(pin_value),
+        "moved": change.moves(),
+        "downgrade": change.is_downgrade(),
     })
+}
+
+/// `(downgrade 24.4.0 → 22.4.0)` for a move to a lower version.
+pub fn downgrade_note(change: &PinChange) -> String {
+    if !change.is_downgrade() {
+        return String::new();
+    }
+    match change.version_change() {
+        Some((from, to)) => format!("  (downgrade {from} → {to})"),
+        None => "  (downgrade: the new image has no version)".to_string(),
+    }
+}
+
+/// The human name of a reason, for the bracket after a line.
+pub fn reason_note(change: &PinChange) -> &'static str {
+    use imagelock::ops::Reason;
+    match change.reason {
+        Reason::Newer => "",
+        Reason::Missing => "  [not locked yet]",
+        Reason::QueryChanged => "  [query changed]",
+        Reason::HandEdited => "  [edited by hand]",
+        Reason::Denied => "  [denied]",
+        Reason::Removed => "  [no longer in the spec]",
+    }
+}
+
+/// The renderers a report command offers besides `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// Human text on stderr.
+    #[default]
+    Text,
+    /// A Markdown report on stdout, for a pull-request body.
+    Markdown,
 }

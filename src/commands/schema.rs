@@ -4,9 +4,9 @@ use imagelock::spec::SCHEMA;
 use imagelock::{Exit, Result};
 
 pub fn run() -> Result<Exit> {
-    print!("{SCHEMA}");
+    crate::printer::stdout(SCHEMA)?;
     if !SCHEMA.ends_with('\n') {
-        println!();
+        crate::printer::stdout("\n")?;
     }
     Ok(Exit::Success)
 }

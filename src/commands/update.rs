@@ -1,111 +1,147 @@
-//! `imagelock update [NAME…]`: re-resolve the named entries (all when none) and move their pins.
-//!
-//! Like `cargo update -p`: a named entry is re-resolved against its current query, so afterwards
-//! its pins are the newest choice *and* its digest matches the spec. Entries not named keep their
-//! bytes, even when they are missing from the lock or stale; bringing those in is `lock`'s job.
-//! With no names every spec entry is re-resolved and entries no longer in the spec are dropped,
-//! so the result is the lock a fresh `lock` would write today.
+//! `imagelock update [NAME…] [--region R] [--precise ID] [--allow-downgrade] [--dry-run]`: move
+//! pins on purpose, printing `old → new` per pin (text, JSON, or a Markdown report).
 
-use imagelock::refresh::{self, PinDiff};
-use imagelock::resolve;
-use imagelock::select::Context;
+use imagelock::ops::update::{UpdateOperation, UpdateRequest, UpdateResult};
+use imagelock::ops::{Mode, PinChange};
 use imagelock::{Exit, Result};
 
-use super::{Session, apply_picks, pin_label, pin_value};
+use super::{Format, Session, change_json, downgrade_note, pin_label, reason_note};
+use crate::cli::UpdateArgs;
 
-pub fn run(session: &Session, names: &[String]) -> Result<Exit> {
-    let spec = session.load_spec()?;
-    let lock_path = session.lock_path();
-    let _guard = session.lock_for_writing()?;
-    let old = session.load_lock()?;
-    let wanted = refresh::named_entries(&spec, names)?;
+pub fn run(session: &Session, args: &UpdateArgs) -> Result<Exit> {
+    let workspace = session.workspace()?;
+    let spec = session.load_spec(&workspace)?;
+    let ctx = session.context(&spec)?;
+    let mode = if args.dry_run {
+        Mode::DryRun
+    } else {
+        Mode::Write
+    };
+    let _guard = session.lock_for_writing(&workspace)?;
+    let old = workspace.load_lock_or_empty()?;
+    let request = UpdateRequest {
+        names: args.names.clone(),
+        region: args.region.clone(),
+        precise: args.precise.clone(),
+        allow_downgrade: args.allow_downgrade,
+    };
+    let operation = UpdateOperation::new(&spec, &old, request)?;
+    // When every entry is held there is nothing to ask the API, and no credentials are needed.
+    let client = match operation.queries().is_empty() {
+        true => None,
+        false => Some(session.client()?),
+    };
+    let result = session.block_on(operation.run(client.as_ref(), &ctx))??;
+    let written = match mode {
+        Mode::Write => result.lockfile.write(&workspace.lock)?,
+        Mode::DryRun => false,
+    };
+    let exit = if result.refused.is_empty() {
+        Exit::Success
+    } else {
+        Exit::OutOfDate
+    };
 
-    let client = session.client()?;
-    let picks = session.block_on(resolve::resolve(
-        &client,
-        &wanted,
-        &Context::from_env()?.with_deny(&spec.deny),
-    ))??;
-    let diffs = refresh::compare(&old, &picks);
-
-    let mut new = old.clone();
-    let mut removed = Vec::new();
-    if names.is_empty() {
-        removed = old.staleness(&spec).extra;
-        for name in &removed {
-            new.images.remove(name);
-        }
-    }
-    apply_picks(&mut new, &spec, picks);
-    let written = new.write(&lock_path)?;
-
-    let still_stale = new.staleness(&spec);
     if session.args.json {
         session.print_json(&serde_json::json!({
-            "lockfile": lock_path.display().to_string(),
+            "lockfile": workspace.lock.display().to_string(),
             "written": written,
-            "pins": diffs.iter().map(|diff| serde_json::json!({
-                "name": diff.entry,
-                "region": diff.region,
-                "old": diff.current.as_ref().map(pin_value),
-                "new": pin_value(&diff.latest),
-                "moved": diff.moves(),
-            })).collect::<Vec<_>>(),
-            "removed": removed,
+            "dry_run": args.dry_run,
+            "pins": result.changes.iter().map(change_json).collect::<Vec<_>>(),
+            "refused": result.refused.iter().map(change_json).collect::<Vec<_>>(),
+            "held": result.held.iter().map(|h| serde_json::json!({"name": h.entry, "reason": h.reason})).collect::<Vec<_>>(),
+            "still_stale": result.still_stale,
         }))?;
-        return Ok(Exit::Success);
+        return Ok(exit);
     }
-    for diff in &diffs {
-        session.status(line(diff));
+    if args.format == Format::Markdown {
+        session.out(&super::markdown::report(
+            if args.dry_run {
+                "imagelock update (dry run)"
+            } else {
+                "imagelock update"
+            },
+            &result.changes,
+            &result.refused,
+            &result.held,
+            &[],
+            &[],
+            &imagelock::ops::Failures::default(),
+        ))?;
+    } else {
+        text(session, &result, written, args.dry_run, &workspace.lock);
     }
-    for name in &removed {
-        session.status(format!("{name}: removed (no longer in the spec)"));
+    Ok(exit)
+}
+
+fn text(
+    session: &Session,
+    result: &UpdateResult,
+    written: bool,
+    dry_run: bool,
+    lock_path: &std::path::Path,
+) {
+    for change in &result.changes {
+        session.status(line(change));
     }
-    let moved = diffs.iter().filter(|d| d.moves()).count();
-    if written {
+    super::outdated::held_lines(session, &result.held);
+    if !result.refused.is_empty() {
+        session.finding(format!(
+            "refused {} (the downgrade guard; pass --allow-downgrade to move them anyway):",
+            super::count(result.refused.len(), "move", "moves")
+        ));
+        for change in &result.refused {
+            session.finding(format!("  {}", line(change)));
+        }
+    }
+    let moved = result.changes.iter().filter(|c| c.moves()).count();
+    let path = lock_path.display();
+    if dry_run {
         session.status(format!(
-            "Moved {moved} of {} {} in {}",
-            diffs.len(),
-            if diffs.len() == 1 { "pin" } else { "pins" },
-            lock_path.display()
+            "Would move {moved} of {} in {path} (dry run: nothing was written)",
+            super::count(result.changes.len(), "pin", "pins")
+        ));
+    } else if written {
+        session.status(format!(
+            "Moved {moved} of {} in {path}",
+            super::count(result.changes.len(), "pin", "pins")
         ));
     } else {
-        session.status(format!("{} is up to date", lock_path.display()));
+        session.status(format!("{path} is up to date"));
     }
-    if !still_stale.is_fresh() {
-        let mut pending: Vec<&str> = still_stale
-            .missing
-            .iter()
-            .chain(&still_stale.changed)
-            .chain(&still_stale.extra)
-            .map(String::as_str)
-            .collect();
-        pending.sort();
+    if !result.still_stale.is_empty() {
         session.warn(format!(
             "the lock is still out of date for {} (not named); run `imagelock lock`",
-            pending.join(", ")
+            result.still_stale.join(", ")
         ));
     }
-    Ok(Exit::Success)
 }
 
 /// `web cn-bj2: uimage-a (Ubuntu 22.04, 2024-05-01) → uimage-b (Ubuntu 22.04, 2025-01-10)`.
-fn line(diff: &PinDiff) -> String {
-    let PinDiff {
+fn line(change: &PinChange) -> String {
+    let PinChange {
         entry,
         region,
-        current,
-        latest,
-    } = diff;
-    match current {
-        Some(current) if !diff.moves() => {
-            format!("{entry} {region}: {} unchanged", pin_label(current))
+        old,
+        new,
+        ..
+    } = change;
+    match (old, new) {
+        (Some(old), Some(_)) if !change.moves() => {
+            format!("{entry} {region}: {} unchanged", pin_label(old))
         }
-        Some(current) => format!(
-            "{entry} {region}: {} → {}",
-            pin_label(current),
-            pin_label(latest)
+        (Some(old), Some(new)) => format!(
+            "{entry} {region}: {} → {}{}{}",
+            pin_label(old),
+            pin_label(new),
+            downgrade_note(change),
+            reason_note(change)
         ),
-        None => format!("{entry} {region}: (not pinned) → {}", pin_label(latest)),
+        (None, Some(new)) => format!("{entry} {region}: (not pinned) → {}", pin_label(new)),
+        (Some(old), None) => format!(
+            "{entry} {region}: {} removed (no longer in the spec)",
+            pin_label(old)
+        ),
+        (None, None) => String::new(),
     }
 }

@@ -5,11 +5,12 @@ use imagelock::{Exit, Result};
 use super::{Session, count};
 
 pub fn run(session: &Session) -> Result<Exit> {
-    let spec = session.load_spec()?;
+    let workspace = session.workspace()?;
+    let spec = session.load_spec(&workspace)?;
     let pins: usize = spec.images.values().map(|q| q.regions.len()).sum();
     if session.args.json {
         session.print_json(&serde_json::json!({
-            "spec": session.spec_path().display().to_string(),
+            "spec": workspace.spec.display().to_string(),
             "valid": true,
             "entries": spec.images.len(),
             "pins": pins,
@@ -17,7 +18,7 @@ pub fn run(session: &Session) -> Result<Exit> {
     } else {
         session.status(format!(
             "{} is valid: {}, {}",
-            session.spec_path().display(),
+            workspace.spec.display(),
             count(spec.images.len(), "entry", "entries"),
             count(pins, "pin", "pins")
         ));

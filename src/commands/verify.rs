@@ -2,24 +2,30 @@
 //! exit 4 naming each one that is not. Reads the lockfile (and the spec, when there is one, for
 //! the projects its entries live in); never writes anything.
 
-use imagelock::lockfile::Lockfile;
-use imagelock::verify;
-use imagelock::{Error, Exit, Result};
+use imagelock::ops::Workspace;
+use imagelock::ops::lookup::LookupError;
+use imagelock::ops::verify;
+use imagelock::{Exit, Result};
 
 use super::{Session, pin_label};
 
 pub fn run(session: &Session) -> Result<Exit> {
-    let lock_path = session.lock_path();
-    let lock = Lockfile::load(&lock_path)?.ok_or_else(|| {
-        Error::Invalid(format!(
-            "no lockfile at {}; run `imagelock lock` first",
-            lock_path.display()
-        ))
-    })?;
-    // Without a spec the pins are still checked, as seen from the account's default project.
-    let projects = if session.spec_path().exists() {
+    let cwd = std::env::current_dir().map_err(|err| imagelock::Error::io("read", ".", err))?;
+    // Without a spec the pins are still checked, with the projects they record.
+    let workspace = Workspace::discover_or_here(
+        session.args.spec.as_deref(),
+        session.args.lock.as_deref(),
+        &cwd,
+    );
+    let lock_path = workspace.lock.clone();
+    let lock = workspace
+        .load_lock()?
+        .ok_or_else(|| LookupError::NoLockfile {
+            path: lock_path.clone(),
+        })?;
+    let projects = if workspace.spec.exists() {
         session
-            .load_spec()?
+            .load_spec(&workspace)?
             .images
             .into_values()
             .filter_map(|query| Some((query.name, query.project_id?)))
@@ -57,22 +63,22 @@ pub fn run(session: &Session) -> Result<Exit> {
         ));
     } else {
         // A deploy is about to fail: say so even with -q.
-        eprintln!(
+        session.finding(format!(
             "{} of {} pins in {} cannot be deployed:",
             report.problems.len(),
             report.pins,
             lock_path.display()
-        );
+        ));
         for problem in &report.problems {
-            eprintln!(
+            session.finding(format!(
                 "  {} {}: {} is {}",
                 problem.entry,
                 problem.region,
                 pin_label(&problem.pin),
                 problem.state_label()
-            );
+            ));
         }
-        eprintln!("run `imagelock update NAME` to move them to an image that exists");
+        session.finding("run `imagelock update NAME` to move them to an image that exists");
     }
     Ok(if report.problems.is_empty() {
         Exit::Success

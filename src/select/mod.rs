@@ -125,6 +125,17 @@ pub fn choose<'a>(
     images: &'a [Image],
     ctx: &Context,
 ) -> Result<&'a Image, SelectError> {
+    let (candidates, funnel) = candidates(query, images, ctx);
+    decide(query, &candidates, funnel)
+}
+
+/// The images that pass the entry's filters, best first by its `select` rule, and the funnel
+/// that led there (with the step `highest_version` adds by dropping versionless images).
+pub fn candidates<'a>(
+    query: &ImageQuery,
+    images: &'a [Image],
+    ctx: &Context,
+) -> (Vec<&'a Image>, Funnel) {
     let (mut candidates, mut funnel) = filter(&query.filters, images, ctx);
     rank(query.select, &mut candidates);
     if query.select == Selection::HighestVersion {
@@ -135,7 +146,16 @@ pub fn choose<'a>(
             kept: candidates.len(),
         });
     }
-    match candidates.as_slice() {
+    (candidates, funnel)
+}
+
+/// The pick among ranked candidates: the first, unless there is none, or `only` finds several.
+pub fn decide<'a>(
+    query: &ImageQuery,
+    candidates: &[&'a Image],
+    funnel: Funnel,
+) -> Result<&'a Image, SelectError> {
+    match candidates {
         [] => Err(SelectError::NoMatch { funnel }),
         [only] => Ok(only),
         [first, ..] if query.select != Selection::Only => Ok(first),

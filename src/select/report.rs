@@ -5,7 +5,7 @@ use std::fmt;
 use jiff::Timestamp;
 
 use super::{Funnel, SelectError};
-use crate::ucloud::Image;
+use crate::text::{Table, escape};
 
 impl fmt::Display for Funnel {
     /// ```text
@@ -35,19 +35,15 @@ impl fmt::Display for SelectError {
             SelectError::NoMatch { funnel } => write!(f, "no image matches\n{funnel}"),
             SelectError::Ambiguous { count, candidates } => {
                 write!(f, "`only` matched {count} images; narrow the filters")?;
-                let id_width = column_width(candidates, |i| &i.image_id);
-                let name_width = column_width(candidates, |i| &i.image_name);
+                let mut table = Table::new();
                 for image in candidates {
-                    let name = &image.image_name;
-                    let name_pad = name_width - name.chars().count();
-                    write!(
-                        f,
-                        "\n  {:<id_width$}  {name}{:name_pad$}  {}",
-                        image.image_id,
-                        "",
-                        created_date(image.create_time)
-                    )?;
+                    table.row([
+                        image.image_id.clone(),
+                        escape(&image.image_name).into_owned(),
+                        created_date(image.create_time),
+                    ]);
                 }
+                write!(f, "\n{}", table.render("  ").trim_end_matches('\n'))?;
                 if *count > candidates.len() {
                     write!(f, "\n  … and {} more", count - candidates.len())?;
                 }
@@ -55,14 +51,6 @@ impl fmt::Display for SelectError {
             }
         }
     }
-}
-
-fn column_width(images: &[Image], field: impl Fn(&Image) -> &String) -> usize {
-    images
-        .iter()
-        .map(|i| field(i).chars().count())
-        .max()
-        .unwrap_or(0)
 }
 
 /// The UTC date of a CreateTime (`2024-05-01`), or the raw number if it is out of any calendar's
@@ -143,7 +131,7 @@ mod tests {
             err.to_string(),
             "`only` matched 12 images; narrow the filters\n  \
              uimage-aaaa  Ubuntu 22.04 64位  2024-05-01\n  \
-             uimage-b     Debian 12         2022-11-23\n  \
+             uimage-b     Debian 12          2022-11-23\n  \
              … and 10 more"
         );
     }

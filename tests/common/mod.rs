@@ -155,3 +155,32 @@ impl Project {
         cmd
     }
 }
+
+impl Project {
+    /// The whole human outcome of `imagelock <args>`, as uv's `uv_snapshot!` records it: exit
+    /// code, stdout and stderr, with the simulator's address and the scratch directory replaced
+    /// by stable placeholders, ready for `insta::assert_snapshot!`.
+    pub fn snapshot(&self, args: &[&str]) -> String {
+        self.snapshot_of(self.cmd(args))
+    }
+
+    /// [`Project::snapshot`] of a command prepared by the caller (extra env, another sim).
+    pub fn snapshot_of(&self, cmd: Command) -> String {
+        let (code, stdout, stderr) = output_of(cmd);
+        self.redact(&format!(
+            "exit: {code}\n----- stdout -----\n{stdout}----- stderr -----\n{stderr}"
+        ))
+    }
+
+    /// Replaces what changes from run to run (paths, ports) with placeholders.
+    pub fn redact(&self, text: &str) -> String {
+        let dir = self.dir.path().display().to_string();
+        // macOS and some Linux set-ups reach the temp dir through a symlink.
+        let real = std::fs::canonicalize(self.dir.path())
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| dir.clone());
+        text.replace(&real, "[DIR]")
+            .replace(&dir, "[DIR]")
+            .replace(&self.sim.url(), "[SIM]")
+    }
+}

@@ -2,9 +2,12 @@
 //! entry's `select` rule, today's pick, and where the lockfile's pin stands among them, so a
 //! user can see why a query matches nothing, or why the pin differs from what they expected.
 
+use super::check::{EolNotice, eol_notice};
+use super::lock::pin_of;
+use super::outdated::{Cooling, cooling_above};
 use crate::lockfile::Pin;
-use crate::select::{self, Context, Funnel, FunnelStep, HAS_VERSION_STEP, SelectError};
-use crate::spec::{ImageQuery, Selection};
+use crate::select::{self, Context, Funnel, SelectError};
+use crate::spec::ImageQuery;
 use crate::ucloud::Image;
 
 /// Where the lockfile's pin stands in today's listing.
@@ -30,6 +33,10 @@ pub struct Explanation {
     pub pick: Result<String, SelectError>,
     pub pinned: Option<Pin>,
     pub standing: PinStanding,
+    /// Builds that rank above the pin but have not soaked for `min_age` yet.
+    pub cooling: Vec<Cooling>,
+    /// The pinned image's end of life, from today's listing or the lockfile.
+    pub eol: Option<EolNotice>,
 }
 
 /// Filters, ranks and picks the way `lock` does, keeping everything `lock` throws away.
@@ -40,16 +47,9 @@ pub fn explain(
     ctx: &Context,
     pinned: Option<&Pin>,
 ) -> Explanation {
-    let (mut candidates, mut funnel) = select::filter(&query.filters, images, ctx);
-    select::rank(query.select, &mut candidates);
-    if query.select == Selection::HighestVersion {
-        // As in `choose`: ranking drops versionless images, which the funnel must show.
-        funnel.steps.push(FunnelStep {
-            filter: HAS_VERSION_STEP.to_string(),
-            kept: candidates.len(),
-        });
-    }
-    let pick = select::choose(query, images, ctx).map(|image| image.image_id.clone());
+    let (candidates, funnel) = select::candidates(query, images, ctx);
+    let pick =
+        select::decide(query, &candidates, funnel.clone()).map(|image| image.image_id.clone());
     let standing = match pinned {
         None => PinStanding::Unpinned,
         Some(pin) => match candidates.iter().position(|c| c.image_id == pin.image_id) {
@@ -62,6 +62,23 @@ pub fn explain(
             },
         },
     };
+    // Builds that would rank above the pin (or today's pick) but are still cooling down.
+    let picked = pick
+        .as_ref()
+        .ok()
+        .and_then(|id| images.iter().find(|i| &i.image_id == id))
+        .map(|image| pin_of(image, None));
+    let cooling = match pinned.or(picked.as_ref()) {
+        Some(reference) => cooling_above(query, region, images, reference, ctx),
+        None => Vec::new(),
+    };
+    let eol = pinned.and_then(|pin| {
+        let today = images
+            .iter()
+            .find(|i| i.image_id == pin.image_id)
+            .map_or_else(|| pin.clone(), |i| pin_of(i, pin.project_id.clone()));
+        eol_notice(&query.name, region, &today, ctx.now)
+    });
     Explanation {
         region: region.to_string(),
         funnel,
@@ -69,6 +86,8 @@ pub fn explain(
         pick,
         pinned: pinned.cloned(),
         standing,
+        cooling,
+        eol,
     }
 }
 
@@ -85,8 +104,9 @@ impl Explanation {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::select::HAS_VERSION_STEP;
     use crate::select::test_support::image;
-    use crate::spec::Filters;
+    use crate::spec::{Filters, Selection};
 
     fn query(select: Selection) -> ImageQuery {
         ImageQuery {

@@ -1,0 +1,245 @@
+//! `lock`: bring the lockfile in line with the spec, moving as little as possible.
+//!
+//! - Entries whose pins still answer their query keep their bytes, even when a newer image exists
+//!   (moving pins on purpose is `update`).
+//! - New entries are resolved.
+//! - An entry whose query changed keeps each region's pin that still holds (see
+//!   [`super::pick::still_holds`]) and re-picks the others, like cargo and uv treat the old lock as
+//!   preferences; adding a region pins the new region only.
+//! - An entry whose pins were edited by hand is re-resolved from scratch, keeping none of them.
+//! - Pins of regions or entries the spec no longer names are removed and reported.
+
+use std::collections::BTreeMap;
+
+use super::change::{PinChange, Reason};
+use super::pick::{self, Failures};
+use crate::error::{Error, Result};
+use crate::lockfile::{LockedImage, Lockfile, Pin, Staleness};
+use crate::resolve;
+use crate::select::Context;
+use crate::spec::{ImageQuery, Spec};
+use crate::ucloud::{Client, Image};
+
+/// What `lock` did, or would do.
+#[derive(Debug, Clone)]
+pub struct LockResult {
+    /// The lockfile to write.
+    pub lockfile: Lockfile,
+    /// Every pin added, moved, kept although its query changed, or removed; by entry, region.
+    pub changes: Vec<PinChange>,
+}
+
+/// One run of `lock` over a spec and the lockfile it finds.
+pub struct LockOperation<'a> {
+    spec: &'a Spec,
+    old: &'a Lockfile,
+    staleness: Staleness,
+}
+
+impl<'a> LockOperation<'a> {
+    pub fn new(spec: &'a Spec, old: &'a Lockfile) -> Self {
+        Self {
+            spec,
+            old,
+            staleness: old.staleness(spec),
+        }
+    }
+
+    /// The entries that must be (re-)resolved: only these cost API requests, so an up-to-date lock
+    /// needs neither credentials nor network, like cargo.
+    pub fn to_resolve(&self) -> Vec<&'a ImageQuery> {
+        let s = &self.staleness;
+        self.spec
+            .images
+            .values()
+            .filter(|q| {
+                s.missing.contains(&q.name)
+                    || s.changed.contains(&q.name)
+                    || s.hand_edited.contains(&q.name)
+                    || s.denied.iter().any(|d| d.entry == q.name)
+            })
+            .collect()
+    }
+
+    /// Resolves what needs it (through `client`, which must be given when
+    /// [`LockOperation::to_resolve`] is not empty) and returns the new lockfile.
+    pub async fn run(self, client: Option<&Client>, ctx: &Context) -> Result<LockResult> {
+        let wanted = self.to_resolve();
+        let fetched = match (wanted.is_empty(), client) {
+            (true, _) => None,
+            (false, Some(client)) => Some(resolve::fetch(client, wanted.iter().copied()).await),
+            (false, None) => {
+                return Err(Error::Internal(
+                    "lock needs the API but has no client".into(),
+                ));
+            }
+        };
+        let mut lockfile = self.old.clone();
+        let mut changes = Vec::new();
+        let mut failures = Vec::new();
+
+        for query in &wanted {
+            let Some(fetched) = &fetched else { break };
+            let previous = self.old.images.get(&query.name);
+            let reason = self.reason(&query.name);
+            let agreed = pick::agreed_version(query, fetched, ctx);
+            // Which regions keep their pin, and which are picked again.
+            let mut kept: BTreeMap<String, Pin> = BTreeMap::new();
+            let mut repick: Vec<String> = Vec::new();
+            for region in &query.regions {
+                let old_pin = previous.and_then(|p| p.pins.get(region));
+                let keep = match (reason, previous, old_pin) {
+                    (Reason::QueryChanged, Some(previous), Some(pin)) => {
+                        match pick::listing(fetched, query, region) {
+                            Ok(images) => {
+                                pick::keeps(query, previous, pin, images, ctx, agreed.as_ref())
+                            }
+                            Err(failure) => {
+                                failures.push(failure);
+                                continue;
+                            }
+                        }
+                    }
+                    (Reason::Denied, Some(_), Some(pin)) => !self.is_denied(pin),
+                    _ => false,
+                };
+                match (keep, old_pin) {
+                    (true, Some(pin)) => {
+                        kept.insert(region.clone(), pin.clone());
+                    }
+                    _ => repick.push(region.clone()),
+                }
+            }
+            let picks = match pick::choose_regions(query, &repick, fetched, ctx) {
+                Ok(picks) => picks,
+                Err(mut more) => {
+                    failures.append(&mut more);
+                    continue;
+                }
+            };
+            let project = fetched_project(client, query);
+            let mut pins = BTreeMap::new();
+            for region in &query.regions {
+                let old = previous.and_then(|p| p.pins.get(region)).cloned();
+                let new = match (kept.get(region), picks.get(region)) {
+                    (Some(pin), _) => pin.clone(),
+                    (None, Some(image)) => pin_of(image, project.clone()),
+                    (None, None) => continue,
+                };
+                let region_reason = if old.is_none() {
+                    Reason::Missing
+                } else {
+                    reason
+                };
+                // An unchanged pin of an entry that was only sealed or re-digested is no news,
+                // except when its query changed: the reviewer should see it was kept on purpose.
+                if old.as_ref() != Some(&new) || region_reason == Reason::QueryChanged {
+                    changes.push(PinChange {
+                        entry: query.name.clone(),
+                        region: region.clone(),
+                        old,
+                        new: Some(new.clone()),
+                        reason: region_reason,
+                    });
+                }
+                pins.insert(region.clone(), new);
+            }
+            if let Some(previous) = previous {
+                for (region, pin) in &previous.pins {
+                    if !query.regions.contains(region) {
+                        changes.push(removed(&query.name, region, pin));
+                    }
+                }
+            }
+            lockfile
+                .images
+                .insert(query.name.clone(), locked_entry(query, pins));
+        }
+        if !failures.is_empty() {
+            return Err(Error::Resolution(Box::new(Failures(failures))));
+        }
+        for name in &self.staleness.extra {
+            if let Some(gone) = lockfile.images.remove(name) {
+                for (region, pin) in &gone.pins {
+                    changes.push(removed(name, region, pin));
+                }
+            }
+        }
+        changes.sort_by(|a, b| (&a.entry, &a.region).cmp(&(&b.entry, &b.region)));
+        Ok(LockResult { lockfile, changes })
+    }
+
+    fn reason(&self, name: &String) -> Reason {
+        let s = &self.staleness;
+        if s.missing.contains(name) {
+            Reason::Missing
+        } else if s.hand_edited.contains(name) {
+            Reason::HandEdited
+        } else if s.changed.contains(name) {
+            Reason::QueryChanged
+        } else {
+            Reason::Denied
+        }
+    }
+
+    fn is_denied(&self, pin: &Pin) -> bool {
+        self.spec.deny.contains_key(&pin.image_id)
+    }
+}
+
+/// A pin's removal.
+pub fn removed(entry: &str, region: &str, pin: &Pin) -> PinChange {
+    PinChange {
+        entry: entry.to_string(),
+        region: region.to_string(),
+        old: Some(pin.clone()),
+        new: None,
+        reason: Reason::Removed,
+    }
+}
+
+/// The lockfile entry for `query` with these pins: its digest, the rule that chose them, sealed.
+pub fn locked_entry(query: &ImageQuery, pins: BTreeMap<String, Pin>) -> LockedImage {
+    let mut entry = LockedImage {
+        digest: crate::lockfile::digest(query),
+        select: Some(query.select),
+        agree: query.agree,
+        checksum: None,
+        pins,
+    };
+    entry.seal();
+    entry
+}
+
+/// The pin recording `image`, and the project the request that found it was sent with.
+pub fn pin_of(image: &Image, project_id: Option<String>) -> Pin {
+    let mut pin = Pin::from(image);
+    pin.maintain_eol = eol_date(&image.maintain_eol);
+    pin.project_id = project_id;
+    pin
+}
+
+/// `2030/01/01` → `2030-01-01`; anything unreadable → `None`.
+pub fn eol_date(maintain_eol: &str) -> Option<String> {
+    let date = jiff::civil::Date::strptime("%Y/%m/%d", maintain_eol.trim()).ok()?;
+    Some(date.to_string())
+}
+
+/// The ProjectId the entry's requests carry.
+pub fn fetched_project(client: Option<&Client>, query: &ImageQuery) -> Option<String> {
+    let _ = client;
+    query.project_id.clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eol_dates_are_read_or_dropped() {
+        assert_eq!(eol_date("2030/01/31").as_deref(), Some("2030-01-31"));
+        assert_eq!(eol_date(""), None);
+        assert_eq!(eol_date("20300101"), None);
+        assert_eq!(eol_date("2030/13/01"), None);
+    }
+}
