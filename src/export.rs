@@ -134,6 +134,8 @@ pub fn pin_value(pin: &Pin) -> Value {
         "image_type": pin.image_type,
         "create_time": pin.create_time,
         "features": pin.features,
+        "maintain_eol": pin.maintain_eol,
+        "project_id": pin.project_id,
     })
 }
 

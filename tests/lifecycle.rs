@@ -100,8 +100,12 @@ fn a_newer_image_is_reported_by_outdated_and_moved_only_by_update() {
     let (code, stdout, _) = project.run(&["outdated", "--json"]);
     assert_eq!(code, 3);
     let report = json(&stdout);
-    let items = report.as_array().expect("a list");
+    let items = report["moves"].as_array().expect("a list of moves");
     assert_eq!(items.len(), 1, "{report}");
+    assert_eq!(items[0]["downgrade"], false);
+    for list in ["held", "cooling", "eol", "failures"] {
+        assert_eq!(report[list], serde_json::json!([]), "{list} in {report}");
+    }
     assert_eq!(items[0]["name"], "web");
     assert_eq!(items[0]["region"], "cn-bj2");
     assert_eq!(items[0]["reason"], "newer");
@@ -156,7 +160,7 @@ fn outdated_reports_a_stale_lock() {
     project.write_spec(&SPEC.replace("select: highest_version", "select: oldest"));
     let (code, stdout, stderr) = project.run(&["outdated", "--json"]);
     assert_eq!(code, 3, "{stderr}");
-    let items = json(&stdout);
+    let items = &json(&stdout)["moves"];
     assert_eq!(items[0]["name"], "rocky");
     assert_eq!(items[0]["reason"], "query_changed");
 }
@@ -486,7 +490,10 @@ fn export_refuses_a_stale_lock() {
             common::output_of(project.bare_cmd(&["export", "--format", format]));
         assert_eq!(code, 3, "{format}: {stderr}");
         assert!(stdout.is_empty(), "{stdout}");
-        assert!(stderr.contains("changed: rocky"), "{stderr}");
+        assert!(
+            stderr.contains("the pin of `rocky` is stale: its query changed"),
+            "{stderr}"
+        );
     }
     // A missing lockfile is stale too.
     std::fs::remove_file(project.lock_path()).expect("remove lock");

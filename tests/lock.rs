@@ -378,9 +378,9 @@ fn check_reports_missing_changed_and_extra_entries() {
     project.write_spec(&edited);
     let (code, _, stderr) = project.run(&["check"]);
     assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("missing  windows-2019"), "{stderr}");
-    assert!(stderr.contains("changed  rocky"), "{stderr}");
-    assert!(stderr.contains("extra    windows "), "{stderr}");
+    assert!(stderr.contains("  missing      windows-2019 "), "{stderr}");
+    assert!(stderr.contains("  changed      rocky "), "{stderr}");
+    assert!(stderr.contains("  extra        windows "), "{stderr}");
 
     let (code, stdout, _) = project.run(&["check", "--json"]);
     assert_eq!(code, 3);
@@ -432,7 +432,13 @@ fn removed_entries_are_dropped_by_lock() {
     let (code, stdout, stderr) = project.run(&["lock", "--json"]);
     assert_eq!(code, 0, "{stderr}");
     let report: Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!(report["removed"], json!(["windows"]));
+    // Removed pins are reported per entry and region, with the pin that went.
+    let removed = report["removed"].as_array().expect("a list");
+    assert_eq!(removed.len(), 1, "{removed:?}");
+    assert_eq!(removed[0]["name"], "windows");
+    assert_eq!(removed[0]["region"], "hk");
+    assert_eq!(removed[0]["reason"], "removed");
+    assert_eq!(removed[0]["old"]["image_id"], "uimage-vc8gbv5f");
     assert_eq!(report["written"], true);
     assert!(!project.lock_text().contains("windows:"));
     assert_eq!(project.requests(), 0, "dropping an entry needs no request");

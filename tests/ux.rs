@@ -29,14 +29,27 @@ fn keys(value: &Value) -> Vec<&str> {
     keys
 }
 
-const PIN_KEYS: [&str; 7] = [
+const PIN_KEYS: [&str; 9] = [
     "create_time",
     "features",
     "image_id",
     "image_name",
     "image_type",
+    "maintain_eol",
     "os_name",
     "os_type",
+    "project_id",
+];
+
+/// Every pin change in a JSON document has this shape.
+const CHANGE_KEYS: [&str; 7] = [
+    "downgrade",
+    "moved",
+    "name",
+    "new",
+    "old",
+    "reason",
+    "region",
 ];
 
 #[test]
@@ -46,33 +59,44 @@ fn lock_json_lists_added_changed_and_removed() {
     assert_eq!(code, 0);
     assert_eq!(
         keys(&first),
-        ["added", "changed", "lockfile", "removed", "written"]
+        [
+            "added", "changed", "kept", "lockfile", "removed", "warnings", "written"
+        ]
     );
     assert_eq!(first["written"], true);
     let added = first["added"].as_array().expect("added is a list");
     assert_eq!(added.len(), 2);
-    assert_eq!(keys(&added[0]), ["name", "new", "old", "region"]);
+    assert_eq!(keys(&added[0]), CHANGE_KEYS);
+    assert_eq!(added[0]["reason"], "missing");
     assert_eq!(added[0]["name"], "web");
     assert_eq!(added[0]["region"], "cn-bj2");
     assert_eq!(added[0]["old"], Value::Null);
     assert_eq!(keys(&added[0]["new"]), PIN_KEYS);
 
-    // The query changes (one region) and a new entry appears: web changes, base is added.
+    // The query changes (one region, no feature) and a new entry appears: base is added; web
+    // keeps its hk pin, which still matches, and its cn-bj2 pin goes.
     project.write_spec(
         "version: 1\nimages:\n  web:\n    region: hk\n    filters:\n      name: \"^Ubuntu 22\\\\.04\"\n  base:\n    region: hk\n",
     );
     let (code, second) = json_of(&project, &["--json", "lock"]);
     assert_eq!(code, 0);
     assert_eq!(second["added"][0]["name"], "base");
-    let changed = second["changed"].as_array().expect("changed is a list");
-    assert_eq!(changed.len(), 1);
-    assert_eq!(changed[0]["region"], "hk");
-    assert_eq!(keys(&changed[0]["old"]), PIN_KEYS);
+    assert_eq!(second["changed"], serde_json::json!([]));
+    let kept = second["kept"].as_array().expect("kept is a list");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["region"], "hk");
+    assert_eq!(kept[0]["reason"], "query_changed");
+    assert_eq!(kept[0]["old"], kept[0]["new"]);
+    assert_eq!(keys(&kept[0]["old"]), PIN_KEYS);
+    assert_eq!(second["removed"][0]["region"], "cn-bj2");
 
     project.write_spec("version: 1\nimages:\n  base:\n    region: hk\n");
     let (code, third) = json_of(&project, &["--json", "lock"]);
     assert_eq!(code, 0);
-    assert_eq!(third["removed"], serde_json::json!(["web"]));
+    assert_eq!(third["removed"][0]["name"], "web");
+    assert_eq!(third["removed"][0]["region"], "hk");
+    assert_eq!(third["removed"][0]["new"], Value::Null);
+    assert_eq!(third["removed"].as_array().map(Vec::len), Some(1));
     assert_eq!(third["added"], serde_json::json!([]));
 
     let (code, fourth) = json_of(&project, &["--json", "lock"]);
@@ -83,19 +107,38 @@ fn lock_json_lists_added_changed_and_removed() {
 #[test]
 fn check_json_reports_fresh_missing_changed_and_extra() {
     let project = Project::new(WEB_SPEC);
-    let (code, before) = json_of(&project, &["--json", "check"]);
+    // No lockfile at all is not an out-of-date one: an error document, exit 3.
+    let (code, missing) = json_of(&project, &["--json", "check"]);
     assert_eq!(code, 3);
-    assert_eq!(
-        keys(&before),
-        ["changed", "extra", "fresh", "lockfile", "missing"]
-    );
-    assert_eq!(before["fresh"], false);
-    assert_eq!(before["missing"], serde_json::json!(["web"]));
+    assert_eq!(keys(&missing), ["error"]);
+    assert_eq!(keys(&missing["error"]), ["exit_code", "kind", "message"]);
+    assert_eq!(missing["error"]["exit_code"], 3);
 
     assert_eq!(project.run(&["lock"]).0, 0);
     let (code, after) = json_of(&project, &["--json", "check"]);
     assert_eq!(code, 0);
+    assert_eq!(
+        keys(&after),
+        [
+            "changed",
+            "denied",
+            "eol",
+            "eol_unknown",
+            "extra",
+            "fresh",
+            "hand_edited",
+            "lockfile",
+            "missing",
+            "warnings"
+        ]
+    );
     assert_eq!(after["fresh"], true);
+
+    project.write_spec(&format!("{WEB_SPEC}  base:\n    region: hk\n"));
+    let (code, before) = json_of(&project, &["--json", "check"]);
+    assert_eq!(code, 3);
+    assert_eq!(before["fresh"], false);
+    assert_eq!(before["missing"], serde_json::json!(["base"]));
     assert_eq!(project.requests(), 2, "check never calls the API");
 }
 
@@ -106,7 +149,11 @@ fn outdated_verify_and_explain_json_shapes() {
 
     let (code, outdated) = json_of(&project, &["--json", "outdated"]);
     assert_eq!(code, 0);
-    assert_eq!(outdated, serde_json::json!([]));
+    assert_eq!(
+        keys(&outdated),
+        ["cooling", "eol", "failures", "held", "moves", "warnings"]
+    );
+    assert_eq!(outdated["moves"], serde_json::json!([]));
 
     // A newer matching image appears upstream: outdated lists the move, exit 3.
     project.sim.update_catalog(|catalog| {
@@ -116,23 +163,29 @@ fn outdated_verify_and_explain_json_shapes() {
     });
     let (code, outdated) = json_of(&project, &["--json", "outdated"]);
     assert_eq!(code, 3);
-    let moves = outdated.as_array().expect("a list");
+    let moves = outdated["moves"].as_array().expect("a list");
     assert_eq!(moves.len(), 1, "{outdated}");
     assert_eq!(
         keys(&moves[0]),
-        ["current", "latest", "name", "reason", "region"]
+        ["current", "downgrade", "latest", "name", "reason", "region"]
     );
     assert_eq!(moves[0]["latest"]["image_id"], "uimage-newer");
 
     let (code, verify) = json_of(&project, &["--json", "verify"]);
     assert_eq!(code, 0);
-    assert_eq!(keys(&verify), ["lockfile", "pins", "problems", "regions"]);
+    assert_eq!(
+        keys(&verify),
+        ["lockfile", "pins", "problems", "regions", "warnings"]
+    );
     assert_eq!(verify["pins"], 2);
     assert_eq!(verify["problems"], serde_json::json!([]));
 
     let (code, explain) = json_of(&project, &["--json", "explain", "web", "--region", "hk"]);
     assert_eq!(code, 0);
-    assert_eq!(keys(&explain), ["name", "regions", "select"]);
+    assert_eq!(
+        keys(&explain),
+        ["agree", "held", "name", "regions", "select", "warnings"]
+    );
     let region = &explain["regions"][0];
     assert_eq!(region["region"], "hk");
     assert!(

@@ -107,7 +107,8 @@ impl fmt::Display for LookupError {
             ),
             LookupError::NeedRegion { name, regions } => write!(
                 f,
-                "`{name}` is pinned in several regions ({}); say which one",
+                "`{name}` is pinned in several regions ({}); pass --region (`region` in a \
+                 Terraform query)",
                 regions.join(", ")
             ),
             LookupError::NoSuchRegion {
