@@ -6,7 +6,7 @@ mod common;
 
 use common::{PRIVATE_KEY, PUBLIC_KEY, Project, output_of};
 
-const SPEC: &str = "version: 1\nimages:\n  web:\n    region: cn-bj2\n    filters: { name: \"^Ubuntu 22\\\\.04\" }\n";
+const SPEC: &str = "version: 1\nimages:\n  web:\n    region: cn-bj2\n    filters: { image_type: Base, name: \"^Ubuntu 22\\\\.04\" }\n";
 
 /// Two profiles: `sim` holds the simulator's demo key, `other` a key the simulator refuses.
 fn credential_json() -> String {

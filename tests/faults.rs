@@ -28,7 +28,7 @@ fn flaky(seed: u64, rate: f64, kinds: &[Fault]) -> SimConfig {
 
 /// The spec with one entry more than the committed lockfile, so `lock` must call the API.
 fn spec_needing_api() -> String {
-    format!("{SPEC}\n  extra:\n    region: hk\n")
+    format!("{SPEC}\n  extra:\n    region: hk\n    filters: {{ image_type: Base }}\n")
 }
 
 /// Lockfile bytes and request count of a fault-free `lock`.

@@ -140,7 +140,8 @@ fn a_newer_image_is_reported_by_outdated_and_moved_only_by_update() {
     let (code, _, stderr) = project.run(&["outdated"]);
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, _) = project.run(&["outdated", "--json"]);
-    assert_eq!((code, json(&stdout)), (0, serde_json::json!([])));
+    assert_eq!(code, 0);
+    assert_eq!(json(&stdout)["moves"], serde_json::json!([]));
 }
 
 #[test]

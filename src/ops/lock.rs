@@ -67,7 +67,12 @@ impl<'a> LockOperation<'a> {
         let wanted = self.to_resolve();
         let fetched = match (wanted.is_empty(), client) {
             (true, _) => None,
-            (false, Some(client)) => Some(resolve::fetch(client, wanted.iter().copied()).await),
+            // A run that writes stops at the first listing that failed: its error says it all.
+            (false, Some(client)) => Some(
+                resolve::fetch(client, wanted.iter().copied())
+                    .await
+                    .into_result()?,
+            ),
             (false, None) => {
                 return Err(Error::Internal(
                     "lock needs the API but has no client".into(),

@@ -174,7 +174,8 @@ impl<'a> UpdateOperation<'a> {
     /// [`UpdateOperation::queries`] is empty (every entry held).
     pub async fn run(self, client: Option<&Client>, ctx: &Context) -> Result<UpdateResult> {
         let fetched = match client {
-            Some(client) => resolve::fetch(client, self.queries()).await,
+            // A run that writes stops at the first listing that failed: its error says it all.
+            Some(client) => resolve::fetch(client, self.queries()).await.into_result()?,
             None if self.targets.is_empty() => resolve::Fetched::empty(),
             None => {
                 return Err(Error::Internal(

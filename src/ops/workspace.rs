@@ -76,10 +76,16 @@ fn lock_beside(spec: &Path) -> PathBuf {
     }
 }
 
+/// The nearest `imagelock.yaml` from `cwd` up, as a path relative to `cwd` (`imagelock.yaml`,
+/// `../../imagelock.yaml`), so messages stay short and read the same on every machine.
 fn find_upward(cwd: &Path) -> Option<PathBuf> {
-    cwd.ancestors()
-        .map(|dir| dir.join(SPEC_FILE))
-        .find(|candidate| candidate.is_file())
+    cwd.ancestors().enumerate().find_map(|(depth, dir)| {
+        dir.join(SPEC_FILE).is_file().then(|| {
+            let mut relative: PathBuf = std::iter::repeat_n("..", depth).collect();
+            relative.push(SPEC_FILE);
+            relative
+        })
+    })
 }
 
 #[cfg(test)]
@@ -93,8 +99,11 @@ mod tests {
         let deep = root.path().join("infra/tf");
         std::fs::create_dir_all(&deep).unwrap();
         let found = Workspace::discover(None, None, &deep).unwrap();
-        assert_eq!(found.spec, root.path().join(SPEC_FILE));
-        assert_eq!(found.lock, root.path().join(LOCK_FILE));
+        assert_eq!(found.spec, Path::new("../../imagelock.yaml"));
+        assert_eq!(found.lock, Path::new("../../imagelock.lock"));
+        let here = Workspace::discover(None, None, root.path()).unwrap();
+        assert_eq!(here.spec, Path::new(SPEC_FILE));
+        assert_eq!(here.lock, Path::new(LOCK_FILE));
     }
 
     #[test]
