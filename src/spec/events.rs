@@ -271,7 +271,7 @@ impl<'t> Reader<'t> {
                                     Entry::Vacant(entry) => {
                                         entry.insert(value);
                                     }
-                                    // Found when the key was read; kept for completeness.
+                                    // The first value stays; the repeated key is reported.
                                     Entry::Occupied(entry) => {
                                         let key = entry.key().clone();
                                         self.duplicate(key, key_span);
@@ -300,14 +300,8 @@ impl<'t> Reader<'t> {
                         },
                     );
                 }
-                let repeated = matches!(
-                    self.stack.last(),
-                    Some(Frame { kind: Kind::Map(map, _), .. }) if map.contains_key(&key)
-                );
-                if repeated {
-                    self.duplicate(key, span);
-                    Pending::Skip
-                } else if key == "<<" && self.source_of(span) == "<<" {
+                // A repeated key is found when its value is stored (one map lookup per key).
+                if key == "<<" && self.source_of(span) == "<<" {
                     let mut path = self.path();
                     path.push(Seg::Key(key));
                     let problem = Problem::key(

@@ -25,7 +25,8 @@ impl From<&str> for Seg {
     }
 }
 
-/// `images.web.filters.os_type`, `images.gpu.regions[1]`.
+/// `images.web.filters.os_type`, `images.gpu.regions[1]`; a long key is shortened as values are
+/// in messages.
 pub fn dotted(path: &[Seg]) -> String {
     let mut out = String::new();
     for seg in path {
@@ -34,7 +35,7 @@ pub fn dotted(path: &[Seg]) -> String {
                 if !out.is_empty() {
                     out.push('.');
                 }
-                out.push_str(key);
+                out.push_str(&super::diagnostic::shorten(key));
             }
             Seg::Index(i) => {
                 let _ = write!(out, "[{i}]");
@@ -334,6 +335,11 @@ mod tests {
             "images.gpu.regions[1]"
         );
         assert_eq!(dotted(&[]), "");
+        let long = [Seg::from("images"), Seg::Key("k".repeat(1000))];
+        assert_eq!(
+            dotted(&long),
+            format!("images.{}… (940 more characters)", "k".repeat(60))
+        );
     }
 
     #[test]

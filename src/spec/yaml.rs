@@ -166,10 +166,21 @@ pub(super) fn scalar(
     style: ScalarStyle,
     tag: Option<&Cow<'_, Tag>>,
 ) -> Result<Json, ScalarProblem> {
-    if let Some(tag) = tag
-        && !tag.is_yaml_core_schema()
-    {
-        return Err(ScalarProblem::Tag(tag_text(tag)));
+    match tag {
+        Some(tag) if !tag.is_yaml_core_schema() => return Err(ScalarProblem::Tag(tag_text(tag))),
+        // Every plain scalar the core schema reads as something other than a string starts with
+        // one of these characters (`~`, `null`, `true`, `false`, digits, signs, `.5`, `.inf`,
+        // `.nan`, in their capitalisations), so most strings skip the resolver.
+        None if style != ScalarStyle::Plain
+            || !text.is_empty()
+                && !text.starts_with(|c: char| {
+                    c.is_ascii_digit()
+                        || matches!(c, '+' | '-' | '.' | '~' | 'n' | 'N' | 't' | 'T' | 'f' | 'F')
+                }) =>
+        {
+            return Ok(Json::String(text.into_owned()));
+        }
+        _ => {}
     }
     match Scalar::parse_from_cow_and_metadata(text, style, tag) {
         None => Err(ScalarProblem::NotOfTag(
@@ -269,6 +280,39 @@ mod tests {
         }
         for text in [".inf", "-.Inf", ".NaN", "1e400"] {
             assert_eq!(plain(text), Err(ScalarProblem::NotFinite), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn strings_that_skip_the_resolver_are_strings_to_it_too() {
+        let words = [
+            "Linux",
+            "cn-bj2",
+            "hk",
+            "Available",
+            "^Ubuntu 22",
+            "IPv6",
+            "A100",
+            "e5",
+            "E5",
+            "inf",
+            "Infinity",
+            "NaN",
+            "nan1",
+            "x1",
+            "yes",
+            "Off",
+            "@",
+            "é1",
+            "_1",
+        ];
+        for word in words {
+            assert_eq!(
+                Scalar::parse_from_cow(Cow::Borrowed(word)),
+                Scalar::String(Cow::Borrowed(word)),
+                "{word:?}"
+            );
+            assert_eq!(plain(word), Ok(Json::String(word.to_owned())), "{word:?}");
         }
     }
 
