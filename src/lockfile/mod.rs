@@ -10,6 +10,7 @@ mod digest;
 mod format;
 mod guard;
 mod interrupt;
+mod read;
 mod write;
 
 use std::collections::BTreeMap;
