@@ -24,6 +24,7 @@ pub mod get;
 pub mod images;
 pub mod init;
 pub mod lock;
+pub mod merge_driver;
 pub mod outdated;
 pub mod schema;
 pub mod terraform_external;
@@ -59,6 +60,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Init { region, force } => init::run(&session, region.as_deref(), force),
         Command::Images(args) => images::run(&session, &args),
         Command::Completions { shell } => completions::run(shell),
+        Command::MergeDriver { base, ours, theirs } => {
+            merge_driver::run(&session, &base, &ours, &theirs)
+        }
     }
 }
 

@@ -10,6 +10,7 @@ mod digest;
 mod format;
 mod guard;
 mod interrupt;
+pub mod merge;
 mod read;
 mod write;
 
