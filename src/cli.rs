@@ -130,6 +130,20 @@ pub enum Command {
     },
     /// List a region's images, newest first, with the spec's filters.
     Images(Box<crate::commands::images::ImagesArgs>),
+    /// Git merge driver for the lockfile: merge OURS and THEIRS (from BASE) into OURS; what both
+    /// sides changed differently is left out, for `imagelock lock` to pin again.
+    ///
+    /// Set up with `.gitattributes`: `imagelock.lock merge=imagelock`, and
+    /// `git config merge.imagelock.driver "imagelock merge-driver %O %A %B"`.
+    /// Reads only the three files: no spec, no network.
+    MergeDriver {
+        /// The common ancestor's lockfile (git's %O); may be empty.
+        base: std::path::PathBuf,
+        /// Our lockfile (git's %A); the merge is written here.
+        ours: std::path::PathBuf,
+        /// Their lockfile (git's %B).
+        theirs: std::path::PathBuf,
+    },
     /// Print a shell completion script (e.g. `imagelock completions bash > /etc/bash_completion.d/imagelock`).
     Completions {
         #[arg(value_enum)]

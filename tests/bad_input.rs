@@ -335,7 +335,7 @@ const CASES: &[Case] = &[
     Case::lock(
         "garbage.lock",
         &["lock"],
-        &["imagelock.lock: is not valid YAML"],
+        &["imagelock.lock: line 2 column 9: is not valid YAML"],
     ),
     Case::lock(
         "merge_conflict.lock",
@@ -350,17 +350,17 @@ const CASES: &[Case] = &[
     Case::lock(
         "wrong_version.lock",
         &["lock"],
-        &["imagelock.lock: lockfile version 3 was written by a newer imagelock"],
+        &["imagelock.lock: line 2 column 10: lockfile version 3 was written by a newer imagelock"],
     ),
     Case::lock(
         "missing_version.lock",
         &["check"],
-        &["imagelock.lock: has no `version`"],
+        &["imagelock.lock: line 2 column 1: has no `version`"],
     ),
     Case::lock(
         "truncated.lock",
         &["lock"],
-        &["imagelock.lock: is not valid YAML", "line 23"],
+        &["imagelock.lock: line 23 column 1: is not valid YAML"],
     ),
     Case::lock(
         "non_utf8.lock",
@@ -371,7 +371,7 @@ const CASES: &[Case] = &[
     Case::lock(
         "unknown_pin_key.lock",
         &["lock"],
-        &["imagelock.lock:", "unknown field `arch`"],
+        &["imagelock.lock: line 12 column 9: images.base-ipv6.pins.cn-bj2: unknown key `arch`"],
     ),
     Case::lock(
         "bad_digest.lock",
@@ -408,7 +408,7 @@ const CASES: &[Case] = &[
     Case::lock(
         "json_instead.lock",
         &["check"],
-        &["imagelock.lock:", "missing field `pins`"],
+        &["imagelock.lock: line 1 column 34: images.web: missing key `pins`"],
     ),
     Case::lock(
         "deep_lock",

@@ -186,3 +186,77 @@ fn an_interrupt_at_any_moment_leaves_the_old_lockfile_or_the_new_one_and_no_temp
         "no run was interrupted mid-way"
     );
 }
+
+/// The signal lands while the temporary file exists, every time: `strace` holds each `fsync` of
+/// the write for seconds, the test waits for the temporary file to appear and signals the process
+/// named in its name. The old lockfile stays, and the temporary file is removed by the handler.
+/// Skipped where strace is missing or may not trace.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_interrupt_during_the_write_removes_the_temporary_file() {
+    use std::time::{Duration, Instant};
+
+    const LOCK: &str = include_str!("../examples/imagelock.lock");
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let dir = tempfile::tempdir().unwrap();
+        let theirs = LOCK.replace("uimage-w0sy5glq", "uimage-moved");
+        std::fs::write(dir.path().join("base.lock"), LOCK).unwrap();
+        std::fs::write(dir.path().join("ours.lock"), LOCK).unwrap();
+        std::fs::write(dir.path().join("theirs.lock"), &theirs).unwrap();
+        #[allow(deprecated)] // cargo_bin: the harness's way to find the binary
+        let binary = assert_cmd::cargo::cargo_bin("imagelock");
+        let Ok(mut strace) = std::process::Command::new("strace")
+            .current_dir(dir.path())
+            .args(["-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync"])
+            .args(["-e", "inject=fsync:delay_enter=3000000"])
+            .arg(&binary)
+            .args(["merge-driver", "base.lock", "ours.lock", "theirs.lock"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+        else {
+            eprintln!("skipped: no strace");
+            return;
+        };
+        let started = Instant::now();
+        let temp = loop {
+            let found = std::fs::read_dir(dir.path()).unwrap().find_map(|e| {
+                let name = e.unwrap().file_name().to_string_lossy().into_owned();
+                name.ends_with(".tmp").then_some(name)
+            });
+            if let Some(name) = found {
+                break Some(name);
+            }
+            if started.elapsed() > Duration::from_secs(20) || strace.try_wait().unwrap().is_some() {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let Some(temp) = temp else {
+            let _ = strace.kill();
+            let _ = strace.wait();
+            eprintln!("skipped: strace could not hold the write");
+            return;
+        };
+        // `.ours.lock.<pid>.<random>.tmp`
+        let pid: libc::pid_t = temp.split('.').nth(3).unwrap().parse().unwrap();
+        // SAFETY: kill(2) on the imagelock process this test started (under strace).
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        let status = strace.wait().unwrap();
+        assert!(!status.success(), "the signal ended the run: {status}");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["base.lock", "ours.lock", "theirs.lock"],
+            "signal {signal}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("ours.lock")).unwrap(),
+            LOCK
+        );
+    }
+}

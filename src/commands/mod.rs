@@ -29,6 +29,7 @@ pub mod images;
 pub mod init;
 pub mod lock;
 pub mod markdown;
+pub mod merge_driver;
 pub mod outdated;
 pub mod schema;
 pub mod terraform_external;
@@ -65,6 +66,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Init { region, force } => init::run(&session, region.as_deref(), force),
         Command::Images(args) => images::run(&session, &args),
         Command::Completions { shell } => completions::run(shell),
+        Command::MergeDriver { base, ours, theirs } => {
+            merge_driver::run(&session, &base, &ours, &theirs)
+        }
     }
 }
 

@@ -2,9 +2,10 @@
 //! on lockfiles with thousands of entries (a general YAML parser spends most of their run time).
 //!
 //! It is only a shortcut, never an authority: [`read`] returns a lockfile only when rendering it
-//! gives back the very same bytes. Since rendered lockfiles parse back to themselves with the
-//! general parser (round-trip tests hold that), the shortcut can only ever agree with the slow
-//! path; anything else (a hand-edited file, an older layout, an error) falls back to it.
+//! gives back the very same bytes, and anything else (a hand-edited file, an older layout, an
+//! error) goes to the general reader (`read.rs`). That reader is tested on its own, against
+//! hand-written lockfiles in other spellings, and the two are tested to agree on every rendered
+//! lockfile (`read.rs`, `the_fast_path_never_disagrees`).
 
 use std::collections::BTreeMap;
 

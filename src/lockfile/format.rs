@@ -1,14 +1,12 @@
 //! The bytes of `imagelock.lock` (docs/lockfile.md): rendering by hand for a fixed, diff-friendly
 //! layout, and parsing with every failure turned into a message that says what to do.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::path::Path;
 
-use serde::Deserialize;
-
-use super::{LOCKFILE_VERSION, LockedImage, Lockfile, OLDEST_READABLE_VERSION, Pin};
+use super::{LOCKFILE_VERSION, Lockfile, OLDEST_READABLE_VERSION, Pin};
 use crate::error::Error;
 
 /// The first line of every lockfile.
@@ -21,15 +19,6 @@ pub const HEADER: &str =
 pub const MAX_LOCKFILE_BYTES: u64 = 64 * 1024 * 1024;
 
 const REGENERATE: &str = "fix it, or delete it and run `imagelock lock` to regenerate it";
-
-/// The on-disk document; `version` is checked before this is deserialized.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Document {
-    #[allow(dead_code)]
-    version: u64,
-    images: BTreeMap<String, LockedImage>,
-}
 
 pub(super) fn render(lock: &Lockfile) -> String {
     let mut scalars = Scalars::default();
@@ -151,9 +140,12 @@ fn flow_item(text: &str) -> String {
     if rendered != text {
         return rendered;
     }
-    match serde_yaml::from_str::<Vec<String>>(&format!("[{text}]")) {
-        Ok(items) if items.len() == 1 && items[0] == text => rendered,
-        _ => format!("'{}'", text.replace('\'', "''")),
+    // YAML 1.1 readers (libyaml, PyYAML) split flow items at a `:` that YAML 1.2 keeps
+    // (`[െ:?]`), so any `:` is quoted here.
+    if !text.contains(':') && reads_back_plain(&format!("[{text}]"), text, true) {
+        rendered
+    } else {
+        format!("'{}'", text.replace('\'', "''"))
     }
 }
 
@@ -208,11 +200,35 @@ fn is_plain_safe(text: &str) -> bool {
         return true;
     }
     // Last word: whatever our rule says, the parser must read it back as this very string.
-    matches!(serde_yaml::from_str::<serde_yaml::Value>(text), Ok(serde_yaml::Value::String(s)) if s == text)
+    reads_back_plain(text, text, false)
 }
 
-/// Words and numbers that YAML 1.1 readers (PyYAML, older tools) take for booleans, nulls,
-/// numbers or dates, even where serde_yaml's YAML 1.2 would not.
+/// Whether the YAML document `document` is exactly one plain scalar reading `expected` (as the
+/// only item of a flow list when `in_list`).
+fn reads_back_plain(document: &str, expected: &str, in_list: bool) -> bool {
+    use saphyr_parser::{Event, Parser, ScalarStyle};
+    let mut events = Parser::new_from_str(document).map(|next| next.map(|(event, _)| event));
+    let mut next = || events.next().and_then(Result::ok);
+    if !matches!(next(), Some(Event::StreamStart))
+        || !matches!(next(), Some(Event::DocumentStart(false)))
+    {
+        return false;
+    }
+    if in_list && !matches!(next(), Some(Event::SequenceStart(0, None))) {
+        return false;
+    }
+    if !matches!(next(), Some(Event::Scalar(value, ScalarStyle::Plain, 0, None)) if value == expected)
+    {
+        return false;
+    }
+    if in_list && !matches!(next(), Some(Event::SequenceEnd)) {
+        return false;
+    }
+    matches!(next(), Some(Event::DocumentEnd)) && matches!(next(), Some(Event::StreamEnd))
+}
+
+/// Words and numbers that YAML readers take for booleans, nulls, numbers or dates: YAML 1.2's
+/// core schema, and YAML 1.1 readers (PyYAML, older tools) which see more of them.
 fn looks_like_another_type(text: &str) -> bool {
     let lower = text.to_ascii_lowercase();
     let words = [
@@ -233,7 +249,10 @@ fn looks_like_another_type(text: &str) -> bool {
 
 /// Whether this imagelock reads a lockfile of format `version` (`None`: not a whole number);
 /// `shown` spells the version as the file does, for the message.
-fn check_version(version: Option<u64>, shown: impl FnOnce() -> String) -> Result<(), String> {
+pub(super) fn check_version(
+    version: Option<u64>,
+    shown: impl FnOnce() -> String,
+) -> Result<(), String> {
     match version {
         Some(v) if (OLDEST_READABLE_VERSION..=LOCKFILE_VERSION).contains(&v) => Ok(()),
         Some(v) if v > LOCKFILE_VERSION => Err(format!(
@@ -304,39 +323,27 @@ pub(super) fn parse(text: &str, path: &Path) -> Result<Lockfile, Error> {
         validate(&lock).map_err(|message| fail(format!("{message}; {REGENERATE}")))?;
         return Ok(lock);
     }
-    // A lockfile nests five levels; anything much deeper is not one, and would be slow to scan.
+    parse_general(text, path)
+}
+
+/// [`parse`] without the fast path for imagelock's own layout: the reader of any YAML spelling.
+pub(super) fn parse_general(text: &str, path: &Path) -> Result<Lockfile, Error> {
+    let fail = |message: String| Error::Lockfile {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    // A cheap first pass: megabytes of `[` are refused before anything is built from them.
     if let Some((line, column)) = crate::spec::nesting_deeper_than(text, 32) {
         return Err(fail(format!(
             "is not a lockfile: nested too deeply at line {line} column {column}; {REGENERATE}"
         )));
     }
-    let value: serde_yaml::Value = serde_yaml::from_str(text)
-        .map_err(|err| fail(format!("is not valid YAML ({err}); {REGENERATE}")))?;
-    let serde_yaml::Value::Mapping(top) = &value else {
-        let what = if value.is_null() {
-            "is empty"
-        } else {
-            "is not a lockfile (expected `version: 2` and `images:` at the top level)"
-        };
-        return Err(fail(format!("{what}; {REGENERATE}")));
-    };
-    match top.get("version") {
-        None => {
-            return Err(fail(format!(
-                "has no `version` (expected `version: {LOCKFILE_VERSION}`); {REGENERATE}"
-            )));
-        }
-        Some(version) => check_version(version.as_u64(), || {
-            serde_yaml::to_string(version)
-                .map(|s| s.trim_end().to_string())
-                .unwrap_or_else(|_| "?".into())
-        })
-        .map_err(fail)?,
-    }
-    let document: Document = serde_yaml::from_str(text)
-        .map_err(|err| fail(format!("is not a valid lockfile: {err}; {REGENERATE}")))?;
-    let lock = Lockfile {
-        images: document.images,
+    let lock = match super::read::read(text) {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return Err(fail(format!("is empty; {REGENERATE}"))),
+        Err(problem) if problem.advised => return Err(fail(problem.to_string())),
+        Err(problem) => return Err(fail(format!("{problem}; {REGENERATE}"))),
     };
     validate(&lock).map_err(|message| fail(format!("{message}; {REGENERATE}")))?;
     Ok(lock)
@@ -384,7 +391,7 @@ fn validate(lock: &Lockfile) -> Result<(), String> {
 }
 
 /// A value from the file as a message shows it: escaped, and cut short when long.
-fn shorten(text: &str) -> String {
+pub(super) fn shorten(text: &str) -> String {
     const MAX: usize = 80;
     let escaped: String = text.escape_debug().collect();
     if escaped.chars().count() <= MAX {
@@ -416,6 +423,7 @@ fn is_digest(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lockfile::LockedImage;
 
     fn lock_with(name: &str, image_name: &str, features: &[&str]) -> Lockfile {
         let pin = Pin {
@@ -624,28 +632,50 @@ mod tests {
             error(&conflict),
             "dir/imagelock.lock: unresolved merge conflict markers at line 4; resolve them (or delete the file) and run `imagelock lock`"
         );
-        let newer = error("version: 3\nimages: {}\n");
-        assert_eq!(
-            newer,
-            "dir/imagelock.lock: lockfile version 3 was written by a newer imagelock (this one reads versions 1 to 2); upgrade imagelock, or delete the file and run `imagelock lock`"
-        );
-        assert!(error("version: 0\nimages: {}\n").contains("lockfile version 0 is not supported"));
-        assert!(error("images: {}\n").contains("has no `version`"));
+        let r = "; fix it, or delete it and run `imagelock lock` to regenerate it";
+        let cases = [
+            ("version: 3\nimages: {}\n", "line 1 column 10: lockfile version 3 was written by a newer imagelock (this one reads versions 1 to 2); upgrade imagelock, or delete the file and run `imagelock lock`".to_string()),
+            ("version: 0\nimages: {}\n", format!("line 1 column 10: lockfile version 0 is not supported by this imagelock (it reads versions 1 to 2){r}")),
+            ("version: '1'\nimages: {}\n", format!("line 1 column 10: lockfile version '1' is not supported by this imagelock (it reads versions 1 to 2){r}")),
+            ("images: {}\n", format!("line 1 column 1: has no `version` (expected `version: 2`){r}")),
+            ("", format!("is empty{r}")),
+            ("# only a comment\n", format!("is empty{r}")),
+            ("- a\n- b\n", format!("line 1 column 1: is not a lockfile (expected `version: 2` and `images:` at the top level, found a list){r}")),
+            ("version: 1\nimages: [\n", format!("line 3 column 1: is not valid YAML: while parsing a node, did not find expected node content{r}")),
+            ("version: 1\nimages: {}\nextra: 1\n", format!("line 3 column 1: unknown key `extra` (expected version, images){r}")),
+            ("version: 1\n", format!("line 1 column 1: missing key `images`{r}")),
+            ("version: 1\nversion: 2\nimages: {}\n", format!("line 2 column 1: key `version` appears twice (first at line 1){r}")),
+            ("version: 1\nimages: &a {}\n", format!("line 2 column 9: uses a YAML anchor (`&name`); lockfiles have none{r}")),
+            ("version: 1\nimages: !!map {}\n", format!("line 2 column 9: uses a YAML tag (`!name`); lockfiles have none{r}")),
+            ("version: 1\nimages: {}\n---\nversion: 1\n", format!("line 3 column 1: holds several YAML documents; a lockfile is one{r}")),
+            ("version: 1\nimages: []\n", format!("line 2 column 9: images: expected a mapping of entries, found a list{r}")),
+            ("version: 1\nimages:\n  web: {digest: x, pins: {hk: []}}\n", format!("line 3 column 31: images.web.pins.hk: expected a mapping, found a list{r}")),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(
+                error(text),
+                format!("dir/imagelock.lock: {expected}"),
+                "{text:?}"
+            );
+        }
+        let rendered = render(&lock_with("web", "x", &[]));
+        let pin_typo = rendered.replace("os_type:", "os_typo:");
+        assert!(error(&pin_typo).ends_with(&format!("line 12 column 9: images.web.pins.cn-bj2: unknown key `os_typo` (expected image_id, image_name, os_name, os_type, image_type, create_time, features, maintain_eol, project_id){r}")), "{}", error(&pin_typo));
+        let no_time = rendered.replace("create_time: 1669199665", "create_time: soon");
+        assert!(error(&no_time).ends_with(&format!("line 14 column 22: images.web.pins.cn-bj2.create_time: expected a whole number (seconds since 1970-01-01), found `soon`{r}")), "{}", error(&no_time));
+        let null_name = rendered.replace("image_name: x", "image_name: ~");
         assert!(
-            error("version: '1'\nimages: {}\n").contains("lockfile version '1' is not supported")
+            error(&null_name)
+                .contains("images.web.pins.cn-bj2.image_name: expected a string, found null")
         );
-        assert!(error("").contains("is empty"));
-        assert!(error("- a\n- b\n").contains("is not a lockfile"));
-        assert!(error("version: 1\nimages: [\n").contains("is not valid YAML"));
-        let unknown = error("version: 1\nimages: {}\nextra: 1\n");
-        assert!(unknown.contains("unknown field `extra`"), "{unknown}");
-        let pin_typo = render(&lock_with("web", "x", &[])).replace("os_type:", "os_typo:");
-        assert!(error(&pin_typo).contains("unknown field `os_typo`"));
-        let bad_digest = render(&lock_with("web", "x", &[])).replace(&"ab".repeat(32), "abc");
+        let bad_select = rendered.replace("    checksum:", "    select: best\n    checksum:");
+        assert!(error(&bad_select).contains(
+            "images.web.select: expected one of newest, oldest, highest_version, only, found `best`"
+        ));
+        let bad_digest = rendered.replace(&"ab".repeat(32), "abc");
         assert!(error(&bad_digest).contains("images.web.digest: `sha256:abc` is not of the form"));
-        let upper = render(&lock_with("web", "x", &[])).replace(&"ab".repeat(32), &"AB".repeat(32));
+        let upper = rendered.replace(&"ab".repeat(32), &"AB".repeat(32));
         assert!(error(&upper).contains("is not of the form"));
-        assert!(error("version: 1\n").contains("missing field `images`"));
     }
 
     #[test]

@@ -10,6 +10,8 @@ mod digest;
 mod format;
 mod guard;
 mod interrupt;
+pub mod merge;
+mod read;
 mod write;
 
 use std::collections::BTreeMap;
