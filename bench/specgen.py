@@ -1,7 +1,7 @@
 """Benchmark specs for imagelock, and a small local re-implementation of its filters.
 
 Shared by bench.py (which writes the specs) and naive_baseline.py (which resolves them the way a
-one-entry-at-a-time tool would). The filter here is a simplified reading of SPEC §2, enough for
+one-entry-at-a-time tool would). The filter here is a simplified reading of the README's filters, enough for
 the filters the generated specs use; bench.py compares its picks with imagelock's lockfile, so a
 divergence shows up in the report instead of going unnoticed.
 
@@ -153,7 +153,7 @@ def visible(catalog, region, zone=None, project_id=None):
     for img in catalog.get(region, []):
         if zone and img.get("Zone") and img["Zone"] != zone:
             continue
-        if img.get("ProjectId") and img["ProjectId"] != project_id:
+        if img.get("ProjectId") and img["ProjectId"] != (project_id or "org-default"):
             continue
         out.append(img)
     return out

@@ -2,7 +2,7 @@
 //!
 //! A listing is one paged `DescribeImage` walk. Entries that share a region, zone and project share
 //! one listing, and only the parameters they all agree on are pushed down to the API; each entry's
-//! own filters are applied locally afterwards (SPEC §2 says pushed-down filters must hold locally
+//! own filters are applied locally afterwards (the README says pushed-down filters must hold locally
 //! too, so merging never changes a result).
 //!
 //! Why one broad listing per (region, zone, project) rather than one narrow listing per distinct
@@ -117,7 +117,7 @@ pub fn plan<'a>(queries: impl IntoIterator<Item = &'a ImageQuery>) -> Plan {
 }
 
 /// Whether every image the query can match is in the listing: each pushed-down parameter is one
-/// the query itself requires with the same value (its filters hold locally, SPEC §2).
+/// the query itself requires with the same value (its filters hold locally, as the README says).
 fn implies(query: &ImageQuery, listing: &Listing) -> bool {
     let f = &query.filters;
     (listing.os_type.is_none() || listing.os_type == f.os_type)

@@ -1,4 +1,5 @@
-//! UCloud request signatures (SPEC §6) and the private key type that keeps the secret out of output.
+//! UCloud request signatures (as UCloud's signature docs and SDKs compute them) and the private key
+//! type that keeps the secret out of output.
 
 use std::fmt;
 
