@@ -447,6 +447,14 @@ fn images_and_init_default_to_the_region_variable() {
     let (code, _, stderr) = output_of(cmd);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(sent(&project, "Region"), [Some("hk".to_string())]);
+
+    let mut cmd = project.bare_cmd(&["init", "--force"]);
+    cmd.env("UCLOUD_REGION", "hk");
+    let (code, _, stderr) = output_of(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(default region hk)"), "{stderr}");
+    let spec = std::fs::read_to_string(project.spec_path()).expect("a spec");
+    assert!(spec.contains("region: hk"), "{spec}");
 }
 
 #[test]
