@@ -153,7 +153,7 @@ def visible(catalog, region, zone=None, project_id=None):
     for img in catalog.get(region, []):
         if zone and img.get("Zone") and img["Zone"] != zone:
             continue
-        if img.get("ProjectId") and img["ProjectId"] != project_id:
+        if img.get("ProjectId") and img["ProjectId"] != (project_id or "org-default"):
             continue
         out.append(img)
     return out

@@ -5,7 +5,9 @@
 # the way upstream does over time:
 #   1. a newer Ubuntu 22.04 build appears in cn-bj2    -> `imagelock outdated` exits 3
 #   2. one pinned image is retired, another deleted     -> `imagelock verify` exits 4
-#   3. `imagelock update` moves the pins                -> `imagelock verify` exits 0
+#   3. `imagelock update` cannot move the Windows pin (no other Windows Server 2022 image in hk:
+#      exit 4, nothing written); updating the other entries moves them, and `verify` then names
+#      only the Windows pin
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -66,4 +68,5 @@ catalog_edit '[{"op": "update", "image_id": "uimage-bkhn0zvc", "fields": {"State
 run verify
 
 run update
+run update base-ipv6 web rocky
 run verify

@@ -68,10 +68,20 @@ fn lock_uses_the_active_profile_and_its_base_url() {
 #[test]
 fn profile_flag_and_variable_win_over_the_active_profile() {
     let project = project_with_profiles("other");
-    // The active profile's key is refused by the simulator: exit 5, nothing written.
+    // The active profile's key is refused by the simulator: exit 5, nothing written, and the
+    // error says which profile and file the refused key came from.
     let (code, _, stderr) = output_of(project.bare_cmd(&["lock"]));
     assert_eq!(code, 5, "{stderr}");
     assert!(project.lock_bytes().is_none());
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: DescribeImage in cn-bj2: RetCode 172 \"User Not Exists\" (request \
+             sim-000000000000) — UCloud does not know this public key (the keys came from profile \
+             \"other\" in {}); check it in the UCloud console's API keys",
+            project.path(".ucloud/credential.json").display()
+        )
+    );
 
     let (code, _, stderr) = output_of(project.bare_cmd(&["--profile", "sim", "lock"]));
     assert_eq!(code, 0, "{stderr}");
@@ -437,6 +447,14 @@ fn images_and_init_default_to_the_region_variable() {
     let (code, _, stderr) = output_of(cmd);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(sent(&project, "Region"), [Some("hk".to_string())]);
+
+    let mut cmd = project.bare_cmd(&["init", "--force"]);
+    cmd.env("UCLOUD_REGION", "hk");
+    let (code, _, stderr) = output_of(cmd);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("(default region hk)"), "{stderr}");
+    let spec = std::fs::read_to_string(project.spec_path()).expect("a spec");
+    assert!(spec.contains("region: hk"), "{spec}");
 }
 
 #[test]

@@ -545,7 +545,12 @@ impl Inner {
                 Err(Failure::SlowDown { retry_after, .. }) => {
                     slow_downs += 1;
                     let left = budget.saturating_sub(started.elapsed());
-                    let wanted = retry_after.unwrap_or_else(|| retry::backoff(slow_downs));
+                    // The first time, the halved limit is the wait: the request queues for a
+                    // slot. Refused again, it also backs off (0-200 ms, doubling).
+                    let wanted = retry_after.unwrap_or_else(|| match slow_downs {
+                        1 => Duration::ZERO,
+                        n => retry::backoff(n - 1),
+                    });
                     (wanted.min(left), !left.is_zero())
                 }
                 Err(Failure::Transient(_)) => {

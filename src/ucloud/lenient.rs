@@ -42,12 +42,28 @@ pub fn flexible_int<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D
     deserializer.deserialize_any(V)
 }
 
-/// [`flexible_int`] that must not be negative.
+/// An optional count: [`flexible_int`] that must not be negative; `null` is absent.
 pub fn flexible_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
-    let value = flexible_int(deserializer)?;
-    u64::try_from(value)
-        .map(Some)
-        .map_err(|_| de::Error::custom(format!("TotalCount {value} is negative")))
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<u64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a count, as a number or a numeric string")
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            let value = flexible_int(d)?;
+            u64::try_from(value)
+                .map(Some)
+                .map_err(|_| de::Error::custom(format!("TotalCount {value} is negative")))
+        }
+    }
+    deserializer.deserialize_option(V)
 }
 
 /// An optional string: a value of any other type (number, list, object, bool, null) reads as
@@ -167,5 +183,39 @@ pub fn shorten(text: &str) -> String {
         let mut cut: String = text.chars().take(MAX).collect();
         cut.push('…');
         cut
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct Codes {
+        #[serde(deserialize_with = "super::flexible_int")]
+        code: i64,
+        #[serde(default, deserialize_with = "super::flexible_count")]
+        count: Option<u64>,
+    }
+
+    fn codes(json: &str) -> Result<(i64, Option<u64>), String> {
+        serde_json::from_str::<Codes>(json)
+            .map(|c| (c.code, c.count))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn numbers_or_numeric_strings() {
+        assert_eq!(codes(r#"{"code": 0, "count": 12}"#), Ok((0, Some(12))));
+        assert_eq!(
+            codes(r#"{"code": "153", "count": " 7 "}"#),
+            Ok((153, Some(7)))
+        );
+        assert_eq!(codes(r#"{"code": 1.0}"#), Ok((1, None)));
+        assert_eq!(codes(r#"{"code": 0, "count": null}"#), Ok((0, None)));
+        assert!(codes(r#"{"code": "ok"}"#).is_err());
+        assert!(codes(r#"{"code": 0, "count": -1}"#).is_err());
+        assert!(codes(r#"{"code": 0.5}"#).is_err());
+        assert!(codes(r#"{"code": true}"#).is_err());
     }
 }

@@ -1,5 +1,5 @@
-//! UCloud request signatures (as crates/ucloud-sim/README.md, "Protocol", states them) and the
-//! private key type that keeps the secret out of output.
+//! UCloud request signatures (as UCloud's signature docs and SDKs compute them) and the private key
+//! type that keeps the secret out of output.
 
 use std::fmt;
 

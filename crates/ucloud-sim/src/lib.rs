@@ -56,8 +56,9 @@ pub struct SimConfig {
     pub slow: Duration,
     /// The fault kinds drawn from (all by default).
     pub fault_kinds: Vec<Fault>,
-    /// Answer RetCode 153 (rate-limited) to a request that arrives while this many API requests
-    /// are already being handled, like a per-account rate limiter. `None`: no limit.
+    /// Answer RetCode 153 (rate-limited) to a request that arrives while this many admitted API
+    /// requests are being handled, like a per-account rate limiter at the gateway (a refused
+    /// request does not hold a slot). `None`: no limit.
     pub max_in_flight: Option<usize>,
     /// Send `RetCode` and `TotalCount` as JSON strings (`"RetCode": "0"`), as UCloud's API is
     /// known to do now and then.
@@ -180,6 +181,7 @@ pub fn spawn(config: SimConfig) -> std::io::Result<SimHandle> {
         seed: config.seed,
         slow: config.slow,
         max_in_flight: config.max_in_flight,
+        admitted: AtomicU64::new(0),
         string_codes: config.string_codes,
         default_project: config.default_project,
         recorder: stats::Recorder::new(),

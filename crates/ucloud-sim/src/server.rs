@@ -40,6 +40,8 @@ pub(crate) struct State {
     pub seed: u64,
     pub slow: Duration,
     pub max_in_flight: Option<usize>,
+    /// Requests admitted by the `max_in_flight` limiter and not yet answered.
+    pub admitted: AtomicU64,
     pub string_codes: bool,
     pub default_project: String,
     pub recorder: Recorder,
@@ -148,7 +150,23 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Si
         return Ok(control(&route, method, &body, &state));
     }
     let seq = state.arrivals.fetch_add(1, Ordering::SeqCst);
-    let (_in_flight, in_flight_now) = state.recorder.enter();
+    let _in_flight = state.recorder.enter();
+    // The rate limiter decides on arrival, like a gateway: a refused request does not hold a slot
+    // (its answer still takes the round trip's latency).
+    let admitted = match state.max_in_flight {
+        None => None,
+        Some(max) => {
+            let now = state.admitted.fetch_add(1, Ordering::SeqCst) + 1;
+            let admission = Admission {
+                state: &state,
+                refused: now > max as u64,
+            };
+            if admission.refused {
+                admission.release();
+            }
+            Some(admission)
+        }
+    };
     let method = req.method().clone();
     let content_type = req
         .headers()
@@ -229,10 +247,7 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Si
         with_uuid(json_response(StatusCode::OK, &body), seq)
     };
     // A per-account rate limiter: too many requests at once, and the extra ones are refused.
-    if state
-        .max_in_flight
-        .is_some_and(|max| in_flight_now > max as u64)
-    {
+    if admitted.as_ref().is_some_and(|a| a.refused) {
         return Ok(error_answer(153, "API 请求被限流"));
     }
     match fault {
@@ -280,6 +295,27 @@ async fn handle(req: Request<Incoming>, state: Arc<State>) -> Result<Response<Si
         };
     }
     Ok(resp)
+}
+
+/// One request counted by the `max_in_flight` limiter: a refused one gives its slot back at once,
+/// an admitted one when it is answered.
+struct Admission<'a> {
+    state: &'a State,
+    refused: bool,
+}
+
+impl Admission<'_> {
+    fn release(&self) {
+        self.state.admitted.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if !self.refused {
+            self.release();
+        }
+    }
 }
 
 /// Every API answer carries a request id, as UCloud's do (`X-UCLOUD-REQUEST-UUID`).

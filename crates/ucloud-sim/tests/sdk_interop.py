@@ -92,7 +92,7 @@ def expected(catalog, region, zone=None, project_id=None, **eq):
 
 
 def list_all(uhost, limit, **filters):
-    """Pages through DescribeImage the way the SPEC says: advance by items received."""
+    """Pages through DescribeImage the way imagelock does: advance by items received."""
     got, pages = [], 0
     while True:
         resp = uhost.describe_image(dict(filters, Offset=len(got), Limit=limit))
@@ -203,7 +203,7 @@ class SdkInterop(unittest.TestCase):
                 client(url, "cn-bj2").describe_image({})
             self.assertEqual(ctx.exception.code, 2000)
             self.assertEqual(ctx.exception.message, "Internal Error")
-            # Note: this SDK only retries RetCode > 2000; SPEC section 6 retries >= 2000.
+            # Note: this SDK only retries RetCode > 2000; imagelock retries >= 2000 (docs/real-api.md).
         finally:
             stop_sim(proc)
 
