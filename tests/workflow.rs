@@ -55,11 +55,11 @@ fn the_spec_is_found_from_a_subdirectory_and_a_missing_one_names_where_the_searc
     std::fs::create_dir_all(&deep).unwrap();
     let mut cmd = project.cmd(&["check"]);
     cmd.current_dir(&deep);
-    assert_snapshot!(project.snapshot_of(cmd), @r"
+    assert_snapshot!(project.snapshot_of(cmd), @"
     exit: 0
     ----- stdout -----
     ----- stderr -----
-    [DIR]/imagelock.lock satisfies [DIR]/imagelock.yaml (2 entries)
+    ../../imagelock.lock satisfies ../../imagelock.yaml (2 entries)
     ");
 
     let elsewhere = tempfile::tempdir().unwrap();
@@ -80,11 +80,11 @@ fn the_spec_is_found_from_a_subdirectory_and_a_missing_one_names_where_the_searc
 #[test]
 fn a_missing_lockfile_is_not_an_out_of_date_one() {
     let project = Project::new(SPEC);
-    assert_snapshot!(project.snapshot(&["check"]), @r"
+    assert_snapshot!(project.snapshot(&["check"]), @"
     exit: 3
     ----- stdout -----
     ----- stderr -----
-    error: no lockfile at [DIR]/imagelock.lock; run `imagelock lock` to create it (or pass --lock PATH)
+    error: no lockfile at imagelock.lock; run `imagelock lock` to create it (or pass --lock PATH)
     ");
     assert_snapshot!(project.snapshot(&["--lock", "nope.lock", "get", "rocky"]), @r"
     exit: 3
@@ -92,11 +92,11 @@ fn a_missing_lockfile_is_not_an_out_of_date_one() {
     ----- stderr -----
     error: no lockfile at nope.lock; run `imagelock lock` to create it (or pass --lock PATH)
     ");
-    assert_snapshot!(project.snapshot(&["export", "--format", "env"]), @r"
+    assert_snapshot!(project.snapshot(&["export", "--format", "env"]), @"
     exit: 3
     ----- stdout -----
     ----- stderr -----
-    error: no lockfile at [DIR]/imagelock.lock; run `imagelock lock` to create it (or pass --lock PATH)
+    error: no lockfile at imagelock.lock; run `imagelock lock` to create it (or pass --lock PATH)
     ");
 }
 
@@ -108,11 +108,11 @@ fn a_hand_edited_pin_is_caught_offline_refused_and_relocked_from_scratch() {
     assert_ne!(text, edited, "the rocky pin is uimage-bkhn0zvc");
     std::fs::write(project.lock_path(), &edited).unwrap();
 
-    assert_snapshot!(project.snapshot(&["check"]), @r"
+    assert_snapshot!(project.snapshot(&["check"]), @"
     exit: 3
     ----- stdout -----
     ----- stderr -----
-    [DIR]/imagelock.lock is out of date with [DIR]/imagelock.yaml:
+    imagelock.lock is out of date with imagelock.yaml:
       hand-edited  rocky (its pins were edited by hand since they were locked)
     run `imagelock lock` to update it
     ");
@@ -125,12 +125,12 @@ fn a_hand_edited_pin_is_caught_offline_refused_and_relocked_from_scratch() {
     let (code, stdout, _) = project.run(&["export", "--format", "env"]);
     assert_eq!((code, stdout.as_str()), (3, ""));
 
-    assert_snapshot!(project.snapshot(&["lock"]), @r"
+    assert_snapshot!(project.snapshot(&["lock"]), @"
     exit: 0
     ----- stdout -----
     ----- stderr -----
       changed  rocky cn-bj2: uimage-bkhn0zvX (Rocky Linux 9.3 64位, 2024-01-01) → uimage-bkhn0zvc (Rocky Linux 9.3 64位, 2024-01-01)  [edited by hand]
-    Locked 1 entry (0 pins removed) in [DIR]/imagelock.lock
+    Locked 1 entry (0 pins removed) in imagelock.lock
     ");
     assert_eq!(
         project.lock_text(),
@@ -162,14 +162,14 @@ fn adding_a_region_pins_the_new_region_only() {
     let before = project.lock_text();
     publish_newer_web(&project);
     project.write_spec(&SPEC.replace("regions: [cn-bj2, hk]", "regions: [cn-bj2, hk, cn-sh2]"));
-    assert_snapshot!(project.snapshot(&["lock"]), @r"
+    assert_snapshot!(project.snapshot(&["lock"]), @"
     exit: 0
     ----- stdout -----
     ----- stderr -----
-      added    web cn-sh2: uimage-2uw0g9k4 (Ubuntu 22.04 64位, 2024-08-01)
       kept     web cn-bj2: uimage-iohu4mmd (Ubuntu 22.04 64位, 2025-03-01) (still matches the changed query)
+      added    web cn-sh2: uimage-2uw0g9k4 (Ubuntu 22.04 64位, 2024-08-01)
       kept     web hk: uimage-u6krglfs (Ubuntu 22.04 64位, 2025-03-01) (still matches the changed query)
-    Locked 1 entry (0 pins removed) in [DIR]/imagelock.lock
+    Locked 1 entry (0 pins removed) in imagelock.lock
     ");
     assert!(before.contains("uimage-iohu4mmd"));
     assert!(!project.lock_text().contains("uimage-newweb01"));
@@ -188,14 +188,14 @@ fn respelling_a_requirement_moves_nothing_and_dropping_a_region_reports_it() {
     );
 
     project.write_spec(&SPEC.replace("regions: [cn-bj2, hk]", "regions: [cn-bj2]"));
-    assert_snapshot!(project.snapshot(&["lock"]), @r"
+    assert_snapshot!(project.snapshot(&["lock"]), @"
     exit: 0
     ----- stdout -----
     ----- stderr -----
       kept     rocky cn-bj2: uimage-bkhn0zvc (Rocky Linux 9.3 64位, 2024-01-01) (still matches the changed query)
       kept     web cn-bj2: uimage-iohu4mmd (Ubuntu 22.04 64位, 2025-03-01) (still matches the changed query)
       removed  web hk: uimage-u6krglfs (Ubuntu 22.04 64位, 2025-03-01)
-    Locked 2 entries (1 pin removed) in [DIR]/imagelock.lock
+    Locked 2 entries (1 pin removed) in imagelock.lock
     ");
 }
 
@@ -211,7 +211,23 @@ fn outdated_reports_every_move_even_when_another_entry_fails() {
     });
     let mut cmd = project.cmd(&["outdated"]);
     cmd.env("IMAGELOCK_NOW", NOW);
-    assert_snapshot!(project.snapshot_of(cmd), @"");
+    assert_snapshot!(project.snapshot_of(cmd), @"
+    exit: 4
+    ----- stdout -----
+    ----- stderr -----
+    1 pin would move:
+      web cn-bj2: uimage-iohu4mmd (Ubuntu 22.04 64位, 2025-03-01) → uimage-newweb01 (Ubuntu 22.04 64位, 2026-05-28)
+    1 pin could not be resolved:
+      rocky in cn-bj2: no image matches
+        16 images in the listing
+          → kept 16  os_type = Linux
+          → kept 16  image_type = Base
+          → kept 14  state in [Available]
+          → kept  2  os_name ~ ^Rocky Linux
+          → kept  0  version >=9   ← emptied the list
+          → kept  0  select highest_version (has a version)
+    run `imagelock update [NAME…]` to move them (`imagelock lock` for entries behind the spec)
+    ");
 
     let mut cmd = project.cmd(&["outdated", "--json"]);
     cmd.env("IMAGELOCK_NOW", NOW);
@@ -253,27 +269,39 @@ fn update_moves_one_region_or_exactly_the_image_asked_for() {
             image("uimage-newwebhk", "Ubuntu 22.04 64位", 1_780_000_000),
         );
     });
-    assert_snapshot!(project.snapshot(&["update", "web", "--region", "cn-bj2"]), @r"
+    assert_snapshot!(project.snapshot(&["update", "web", "--region", "cn-bj2"]), @"
     exit: 0
     ----- stdout -----
     ----- stderr -----
-    web cn-bj2: uimage-iohu4mmd (Ubuntu 22.04 64位, 2025-03-01) → uimage-newweb01 (Ubuntu 22.04 64位, 2026-05-29)
-    Moved 1 of 1 pin in [DIR]/imagelock.lock
+    web cn-bj2: uimage-iohu4mmd (Ubuntu 22.04 64位, 2025-03-01) → uimage-newweb01 (Ubuntu 22.04 64位, 2026-05-28)
+    Moved 1 of 1 pin in imagelock.lock
     ");
     let text = project.lock_text();
     assert!(text.contains("uimage-u6krglfs"), "hk stays: {text}");
 
     // Roll cn-bj2 back by hand to an older build that still passes the filters.
-    assert_snapshot!(project.snapshot(&["update", "web", "--region", "cn-bj2", "--precise", "uimage-trlwgfd7"]), @r"
+    assert_snapshot!(project.snapshot(&["update", "web", "--region", "cn-bj2", "--precise", "uimage-trlwgfd7"]), @"
     exit: 0
     ----- stdout -----
     ----- stderr -----
-    web cn-bj2: uimage-newweb01 (Ubuntu 22.04 64位, 2026-05-29) → uimage-trlwgfd7 (Ubuntu 22.04 64位, 2023-08-01)
-    Moved 1 of 1 pin in [DIR]/imagelock.lock
+    web cn-bj2: uimage-newweb01 (Ubuntu 22.04 64位, 2026-05-28) → uimage-trlwgfd7 (Ubuntu 22.04 64位, 2023-08-01)
+    Moved 1 of 1 pin in imagelock.lock
     ");
     // An image the filters reject: exit 4 with the funnel, nothing written.
     let before = project.lock_text();
-    assert_snapshot!(project.snapshot(&["update", "web", "--region", "cn-bj2", "--precise", "uimage-idk5st0f"]), @"");
+    assert_snapshot!(project.snapshot(&["update", "web", "--region", "cn-bj2", "--precise", "uimage-idk5st0f"]), @r"
+    exit: 4
+    ----- stdout -----
+    ----- stderr -----
+    error: could not resolve 1 pin; nothing was written
+
+    web in cn-bj2: no image matches
+    1 image in the listing
+      → kept 1  os_type = Linux
+      → kept 1  image_type = Base
+      → kept 1  state in [Available]
+      → kept 0  name ~ ^Ubuntu 22\.04   ← emptied the list
+    ");
     assert_eq!(project.lock_text(), before);
     // --precise on a multi-region entry needs --region.
     assert_snapshot!(project.snapshot(&["update", "web", "--precise", "uimage-trlwgfd7"]), @r"
@@ -371,7 +399,7 @@ fn control_characters_from_the_api_are_escaped() {
     ----- stdout -----
     ----- stderr -----
       added    evil cn-bj2: uimage-evil (Ubuntu\u{1b}[31m 22.04\nforged line, 2023-11-14)
-    Locked 1 entry (0 pins removed) in [DIR]/imagelock.lock
+    Locked 1 entry (0 pins removed) in imagelock.lock
     ");
 }
 
@@ -396,4 +424,24 @@ fn help_lists_a_command_s_own_options_apart_from_global_ones() {
     let (code, _, stderr) = project.run(&["--timeout", "1d", "check"]);
     assert_eq!(code, 2);
     assert!(!stderr.contains("jiff"), "{stderr}");
+}
+
+#[test]
+fn a_misspelt_region_is_named_as_the_likely_cause() {
+    let project = Project::new(
+        "version: 1\nimages:\n  web:\n    region: cn-bj3\n    filters: { image_type: Base }\n",
+    );
+    assert_snapshot!(project.snapshot(&["lock"]), @"
+    exit: 4
+    ----- stdout -----
+    ----- stderr -----
+    error: could not resolve 1 pin; nothing was written
+
+    web in cn-bj3: no image matches
+    0 images in the listing
+      → kept 0  image_type = Base
+      → kept 0  state in [Available]
+    hint: no images at all in region cn-bj3: is the name right?
+    ");
+    assert!(project.lock_bytes().is_none(), "nothing is written");
 }

@@ -136,8 +136,7 @@ fn human(
     let mut table = Table::new();
     for (rank, image) in e.ranked[..shown].iter().enumerate() {
         table.row([
-            format!("{:>2}.", rank + 1),
-            image.image_id.clone(),
+            format!("{:>2}. {}", rank + 1, image.image_id),
             escape(&image.image_name).into_owned(),
             created_date(image.create_time),
             marks(e, image).to_string(),

@@ -161,6 +161,9 @@ impl<'a> LockOperation<'a> {
                 .insert(query.name.clone(), locked_entry(query, pins));
         }
         if !failures.is_empty() {
+            if let Some(client) = client {
+                pick::add_region_hints(client, &mut failures).await;
+            }
             return Err(Error::Resolution(Box::new(Failures(failures))));
         }
         for name in &self.staleness.extra {
@@ -216,24 +219,24 @@ pub fn locked_entry(query: &ImageQuery, pins: BTreeMap<String, Pin>) -> LockedIm
     entry
 }
 
-/// The pin recording `image`, and the project the request that found it was sent with.
+/// The pin recording `image` (its EOL date when the API gave a readable one), and the project
+/// the request that found it was sent with.
 pub fn pin_of(image: &Image, project_id: Option<String>) -> Pin {
     let mut pin = Pin::from(image);
-    pin.maintain_eol = eol_date(&image.maintain_eol);
+    pin.maintain_eol = image.maintain_eol_date().map(|date| date.to_string());
     pin.project_id = project_id;
     pin
 }
 
-/// `2030/01/01` → `2030-01-01`; anything unreadable → `None`.
-pub fn eol_date(maintain_eol: &str) -> Option<String> {
-    let date = jiff::civil::Date::strptime("%Y/%m/%d", maintain_eol.trim()).ok()?;
-    Some(date.to_string())
-}
-
-/// The ProjectId the entry's requests carry.
+/// The ProjectId the entry's requests carry: its own `project_id`, else `UCLOUD_PROJECT_ID`, else
+/// the profile's ([`Client::effective_project`]).
 pub fn fetched_project(client: Option<&Client>, query: &ImageQuery) -> Option<String> {
-    let _ = client;
-    query.project_id.clone()
+    match client {
+        Some(client) => client
+            .effective_project(query.project_id.as_deref())
+            .map(str::to_string),
+        None => query.project_id.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -241,10 +244,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn eol_dates_are_read_or_dropped() {
-        assert_eq!(eol_date("2030/01/31").as_deref(), Some("2030-01-31"));
-        assert_eq!(eol_date(""), None);
-        assert_eq!(eol_date("20300101"), None);
-        assert_eq!(eol_date("2030/13/01"), None);
+    fn pins_record_readable_eol_dates_only() {
+        let eol = |text: &str| {
+            pin_of(
+                &Image {
+                    image_id: "uimage-1".into(),
+                    maintain_eol: text.into(),
+                    ..Image::default()
+                },
+                None,
+            )
+            .maintain_eol
+        };
+        assert_eq!(eol("2030/01/31").as_deref(), Some("2030-01-31"));
+        assert_eq!(eol(""), None);
+        assert_eq!(eol("20300101"), None);
+        assert_eq!(eol("2030/13/01"), None);
     }
 }

@@ -149,6 +149,7 @@ pub async fn outdated(
                         entry: query.name.clone(),
                         region: Some(region.clone()),
                         kind: pick::FailureKind::Select(error),
+                        hint: None,
                     });
                     continue;
                 }

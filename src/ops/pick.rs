@@ -18,6 +18,8 @@ pub struct Failure {
     pub entry: String,
     pub region: Option<String>,
     pub kind: FailureKind,
+    /// What to check, when a further look found a likely cause (a misspelt region).
+    pub hint: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +55,42 @@ impl fmt::Display for Failure {
                 "{image_id} is not in the region's listing (deleted, or not visible to this query)"
             ),
             FailureKind::Api(message) => f.write_str(message),
+        }?;
+        match &self.hint {
+            Some(hint) => write!(f, "\nhint: {hint}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// For every failure whose region's listing was empty, one `Region`-only request (`Limit=1`)
+/// decides whether the region has any image at all; when it has none, the region name is likely
+/// wrong and the failure says so. We believe UCloud has Base images in every region (unverified),
+/// so an empty region is a misspelt one far more often than a real one.
+pub async fn add_region_hints(client: &crate::ucloud::Client, failures: &mut [Failure]) {
+    let mut checked: BTreeMap<String, bool> = BTreeMap::new();
+    for failure in failures.iter_mut() {
+        let (Some(region), FailureKind::Select(SelectError::NoMatch { funnel })) =
+            (&failure.region, &failure.kind)
+        else {
+            continue;
+        };
+        if funnel.total != 0 {
+            continue;
+        }
+        let has_images = match checked.get(region) {
+            Some(known) => *known,
+            None => {
+                // A failed look says nothing either way: no hint.
+                let known = client.region_has_images(region).await.unwrap_or(true);
+                checked.insert(region.clone(), known);
+                known
+            }
+        };
+        if !has_images {
+            failure.hint = Some(format!(
+                "no images at all in region {region}: is the name right?"
+            ));
         }
     }
 }
@@ -73,11 +111,23 @@ impl Failures {
 
 impl fmt::Display for Failures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.len();
+        // A failure without a region is a whole entry's (`agree: version` found no common one).
+        let pins = self.0.iter().filter(|f| f.region.is_some()).count();
+        let entries = self.0.len() - pins;
+        let mut what = Vec::new();
+        if pins > 0 {
+            what.push(format!("{pins} {}", if pins == 1 { "pin" } else { "pins" }));
+        }
+        if entries > 0 {
+            what.push(format!(
+                "{entries} {}",
+                if entries == 1 { "entry" } else { "entries" }
+            ));
+        }
         write!(
             f,
-            "could not resolve {n} {}; nothing was written",
-            if n == 1 { "pin" } else { "pins" }
+            "could not resolve {}; nothing was written",
+            what.join(" and ")
         )?;
         for failure in &self.0 {
             write!(f, "\n\n{failure}")?;
@@ -100,6 +150,7 @@ pub fn listing<'f>(
             entry: query.name.clone(),
             region: Some(region.to_string()),
             kind: FailureKind::Api(error.to_string()),
+            hint: None,
         }),
         None => Ok(&[]),
     }
@@ -144,6 +195,7 @@ pub fn choose_regions(
         entry: query.name.clone(),
         region: region.cloned(),
         kind,
+        hint: None,
     };
     if query.agree.is_some() {
         return match select::choose_agreed(query, &per_region(query, fetched), ctx) {

@@ -251,6 +251,9 @@ impl<'a> UpdateOperation<'a> {
                 .insert(query.name.clone(), locked_entry(query, pins));
         }
         if !failures.is_empty() {
+            if let Some(client) = client {
+                pick::add_region_hints(client, &mut failures).await;
+            }
             return Err(Error::Resolution(Box::new(Failures(failures))));
         }
         if self.request.names.is_empty() {
@@ -309,6 +312,7 @@ fn precise(
             entry: query.name.clone(),
             region: Some(region.to_string()),
             kind,
+            hint: None,
         }]
     };
     let Some(image) = images.iter().find(|i| i.image_id == image_id) else {

@@ -47,16 +47,18 @@ pub struct Report {
 /// Where a pin's image is looked up: its region, and the project that can see it.
 type Scope<'a> = (&'a str, Option<&'a str>);
 
-/// The ids to ask for, grouped by region and project (sorted, distinct within a group).
-/// `projects` maps entry names to the `project_id` their query names.
+/// The ids to ask for, grouped by region and project (sorted, distinct within a group). Each pin
+/// is asked from the project it records (the one it was found in), else the one its entry's
+/// query names (`projects`: entry name → `project_id`), else none.
 pub fn ids_by_scope<'a>(
     lock: &'a Lockfile,
     projects: &'a BTreeMap<String, String>,
 ) -> BTreeMap<Scope<'a>, Vec<String>> {
     let mut by_scope: BTreeMap<Scope, Vec<String>> = BTreeMap::new();
     for (entry, locked) in &lock.images {
-        let project = projects.get(entry).map(String::as_str);
+        let named = projects.get(entry).map(String::as_str);
         for (region, pin) in &locked.pins {
+            let project = pin.project_id.as_deref().or(named);
             by_scope
                 .entry((region.as_str(), project))
                 .or_default()
@@ -98,8 +100,9 @@ pub async fn verify(
         ..Report::default()
     };
     for (entry, locked) in &lock.images {
-        let project = projects.get(entry).map(String::as_str);
+        let named = projects.get(entry).map(String::as_str);
         for (region, pin) in &locked.pins {
+            let project = pin.project_id.as_deref().or(named);
             report.pins += 1;
             let state = states
                 .get(&(region.as_str(), project))
