@@ -212,7 +212,12 @@ fn human(
         );
     }
     if let Some(eol) = &e.eol {
-        let _ = writeln!(out, "eol: {}", super::outdated::eol_line(eol));
+        // How many days are left only matters (and only stays put in a README) when it is near.
+        if eol.days_left <= imagelock::ops::outdated::EOL_NOTICE_DAYS {
+            let _ = writeln!(out, "eol: {}", super::outdated::eol_line(eol));
+        } else {
+            let _ = writeln!(out, "eol: {}", eol.eol);
+        }
     }
     out
 }

@@ -15,12 +15,11 @@ pub const SCHEMA_URL: &str =
 const FALLBACK_REGION: &str = "cn-bj2";
 
 pub fn run(session: &Session, region: Option<&str>, force: bool) -> Result<Exit> {
-    let cwd = std::env::current_dir().map_err(|err| Error::io("read", ".", err))?;
     let path = &session
         .args
         .spec
         .clone()
-        .unwrap_or_else(|| cwd.join(imagelock::ops::workspace::SPEC_FILE));
+        .unwrap_or_else(|| std::path::PathBuf::from(imagelock::ops::workspace::SPEC_FILE));
     let region = match region {
         Some(region) => region.to_string(),
         // The UCloud CLI profile's region is the user's usual one; credentials are not needed.
