@@ -19,8 +19,13 @@ pub fn run(session: &Session, args: &CheckArgs) -> Result<Exit> {
     let report = check::check(staleness, &lock, args.eol_within, now);
     if report.eol_unknown > 0 {
         session.warn(format!(
-            "{} record no end-of-life date (the API gave none); --eol-within cannot judge them",
-            count(report.eol_unknown, "pin", "pins")
+            "{} no end-of-life date (the API gave none); --eol-within cannot judge {}",
+            count(report.eol_unknown, "pin records", "pins record"),
+            if report.eol_unknown == 1 {
+                "it"
+            } else {
+                "them"
+            }
         ));
     }
     if session.args.json {
