@@ -35,6 +35,12 @@ const INVOCATIONS: &[&[&str]] = &[
     &["init", "--force", "-f", "starter.yaml"],
     &["images", "--region", "cn-bj2"],
     &["completions", "bash"],
+    &[
+        "merge-driver",
+        "imagelock.lock",
+        "imagelock.lock",
+        "imagelock.lock",
+    ],
 ];
 
 enum Api {
