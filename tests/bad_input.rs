@@ -134,6 +134,7 @@ const CASES: &[Case] = &[
     ),
     Case::spec(
         "syntax_unclosed_quote.yaml",
+        // At the opening quote, which is what needs closing.
         &["imagelock.yaml:4:13", "quoted scalar"],
     ),
     Case::spec(
@@ -142,14 +143,12 @@ const CASES: &[Case] = &[
     ),
     Case::spec(
         "alias_bomb.yaml",
-        &[
-            "imagelock.yaml:9:26",
-            "expected aliases to repeat a few nodes",
-        ],
+        // At the alias that crosses the limit.
+        &["imagelock.yaml:9:26", "expected aliases to repeat a few nodes"],
     ),
     Case::spec(
         "undefined_alias.yaml",
-        &["imagelock.yaml:4:13", "no anchor `&nowhere` before it"],
+        &["imagelock.yaml:4:13", "no anchor `&nowhere`"],
     ),
     Case::spec(
         "duplicate_entry.yaml",
@@ -168,7 +167,7 @@ const CASES: &[Case] = &[
         &[
             "imagelock.yaml:2:1",
             "imagelock.yaml:6:5",
-            "a YAML merge key `<<`, which a spec does not support",
+            "found a YAML merge key `<<`",
         ],
     ),
     // --- document shape ---
@@ -322,10 +321,7 @@ const CASES: &[Case] = &[
     Case::spec("huge_spec", &["spec imagelock.yaml is larger than 4 MiB"]).made(huge_spec),
     Case::spec(
         "deep_nesting",
-        &[
-            "imagelock.yaml:6:",
-            "expected at most 100 levels of nesting",
-        ],
+        &["imagelock.yaml:6:", "expected at most 100 levels of nesting"],
     )
     .made(deep_nesting),
     Case::spec(

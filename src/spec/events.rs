@@ -22,7 +22,8 @@ use super::locate::{ByteSpan, CharOffsets, Seg};
 use super::yaml::{self, ScalarProblem};
 
 /// Aliases may expand to this many nodes per event read so far before the document counts as an
-/// alias bomb (the same proportion serde_yaml allowed, which the spec reader used before).
+/// alias bomb: the proportion serde_yaml 0.9, which read specs before, used (its `de.rs` allows
+/// 100 alias jumps per event of the document), counted in nodes, which is what costs memory.
 const EXPANSION_PER_EVENT: usize = 100;
 
 /// Whatever the proportion allows, aliases never expand to more nodes than this in one document:

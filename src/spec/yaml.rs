@@ -36,10 +36,10 @@ pub(crate) fn to_json(text: &str) -> Result<(Json, Vec<Problem>), Vec<Problem>> 
         let at = reader
             .byte_span(saphyr_parser::Span::empty(*error.marker()))
             .0;
-        // YAML allows a tab to separate `key:` from its value, but saphyr-parser refuses a tab
-        // there when a letter, digit or `-` follows (its reading of the YAML test suite). Those
-        // tabs are only separation, so they become spaces of the same byte length (every
-        // position stays valid) and the text is read again.
+        // YAML allows a tab to separate `key:` from its value, but saphyr-parser 0.3 refuses
+        // tabs alone there when a letter, digit or `-` follows (`fetch_value` in its
+        // `scanner.rs`). Those tabs are only separation, so they become spaces of the same
+        // byte length (every position stays valid) and the text is read again.
         if error.info() == "':' must be followed by a valid YAML whitespace"
             && retries < MAX_TAB_RETRIES
             && let Some(tabs) = tabs_before(&patched, at)
