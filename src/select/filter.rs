@@ -174,7 +174,7 @@ fn created_nanos(image: &Image) -> i128 {
 
 /// Whether the image's MaintainEol (`YYYY/MM/DD`) is `today` or earlier.
 ///
-/// Images without a MaintainEol are kept, as SPEC §2 says. An unparseable MaintainEol is treated
+/// Images without a MaintainEol are kept, as the README says. An unparseable MaintainEol is treated
 /// the same way (kept): the field is informational, its format is UCloud's to change, and silently
 /// dropping images over a date we cannot read would make a pin vanish for no visible reason.
 fn past_eol(maintain_eol: &str, today: Date) -> bool {
