@@ -505,6 +505,76 @@ mod tests {
         assert!(!failures.contains_key("hk"));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Whatever the listings: every region gets the same version, one each region offers,
+        /// and no better version is offered by all; or the error says why.
+        #[test]
+        fn picks_always_agree_on_the_best_common_version(
+            bj in proptest::collection::vec((0u64..4, 0u64..3, 0i64..50, proptest::bool::ANY), 0..8),
+            hk in proptest::collection::vec((0u64..4, 0u64..3, 0i64..50, proptest::bool::ANY), 0..8),
+            oldest in proptest::bool::ANY,
+        ) {
+            let listing = |prefix: &str, items: &[(u64, u64, i64, bool)]| -> Vec<Image> {
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (major, minor, time, versioned))| {
+                        let name = if *versioned {
+                            format!("Ubuntu {}.{}", 20 + major, minor)
+                        } else {
+                            "custom".to_owned()
+                        };
+                        image(&format!("uimage-{prefix}{i}"), &name, *time)
+                    })
+                    .collect()
+            };
+            let (bj, hk) = (listing("b", &bj), listing("h", &hk));
+            let select = if oldest { Selection::Oldest } else { Selection::Newest };
+            let q = query(select);
+            let regions = per_region(&bj, &hk);
+            let versions = |images: &[Image]| -> BTreeSet<Version> {
+                images.iter().filter_map(|i| image_version(&i.os_name, &i.image_name)).collect()
+            };
+            let common: BTreeSet<Version> =
+                versions(&bj).intersection(&versions(&hk)).cloned().collect();
+            match choose_agreed(&q, &regions, &ctx()) {
+                Ok(picks) => {
+                    proptest::prop_assert_eq!(picks.len(), 2);
+                    let got: BTreeSet<Option<Version>> = picks
+                        .values()
+                        .map(|i| image_version(&i.os_name, &i.image_name))
+                        .collect();
+                    let best = if oldest { common.first() } else { common.last() };
+                    proptest::prop_assert_eq!(got, BTreeSet::from([best.cloned()]));
+                    // Within the version, each region's pick is the best by the rule.
+                    for (region, pick) in &picks {
+                        let listing = regions[region];
+                        let rivals = listing.iter().filter(|i| {
+                            image_version(&i.os_name, &i.image_name).as_ref() == best
+                        });
+                        for rival in rivals {
+                            proptest::prop_assert_ne!(
+                                super::super::compare(select, rival, pick),
+                                std::cmp::Ordering::Less
+                            );
+                        }
+                    }
+                }
+                Err(AgreeError::NoCommonVersion { .. }) => {
+                    proptest::prop_assert!(common.is_empty());
+                    proptest::prop_assert!(!versions(&bj).is_empty() && !versions(&hk).is_empty());
+                }
+                Err(AgreeError::Regions(failures)) => {
+                    for region in failures.keys() {
+                        proptest::prop_assert!(versions(regions[region]).is_empty());
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_single_region_or_none() {
         let (bj, _) = listings();
