@@ -16,6 +16,9 @@ pub fn run(session: &Session, name: &str, region: Option<&str>, top: usize) -> R
     let Some(query) = refresh::named_entries(&spec, &[name.to_string()])?.pop() else {
         return Err(Error::Internal(format!("entry `{name}` vanished")));
     };
+    if query.agree.is_some() {
+        return run_agreed(session, query, &spec.deny, region, top);
+    }
     let mut query = query.clone();
     if let Some(region) = region {
         if !query.regions.iter().any(|r| r == region) {
@@ -62,6 +65,103 @@ pub fn run(session: &Session, name: &str, region: Option<&str>, top: usize) -> R
         super::print_stdout(&text.join("\n"))?;
     }
     Ok(Exit::Success)
+}
+
+/// An `agree: version` entry: every region is fetched (the agreement needs them all) and each
+/// shown one is explained against the agreed version.
+fn run_agreed(
+    session: &Session,
+    query: &imagelock::spec::ImageQuery,
+    deny: &std::collections::BTreeMap<String, String>,
+    region: Option<&str>,
+    top: usize,
+) -> Result<Exit> {
+    let name = query.name.as_str();
+    if let Some(region) = region
+        && !query.regions.iter().any(|r| r == region)
+    {
+        return Err(Error::Invalid(format!(
+            "`{name}` is not pinned in region `{region}`; its regions: {}",
+            query.regions.join(", ")
+        )));
+    }
+    let lock = session.load_lock()?;
+    let pins = lock.images.get(name).map(|l| &l.pins);
+    let client = session.client()?;
+    let ctx = Context::from_env()?.with_deny(deny);
+    let fetched = session.block_on(resolve::fetch(&client, [query]))??;
+    let per_region: std::collections::BTreeMap<String, &[Image]> = query
+        .regions
+        .iter()
+        .map(|r| (r.clone(), fetched.images_for(name, r)))
+        .collect();
+    let (agreement, explanations) = explain::explain_agreed(query, &per_region, &ctx, pins);
+    let shown: Vec<&Explanation> = explanations
+        .iter()
+        .filter(|e| region.is_none_or(|r| r == e.region))
+        .collect();
+    let summary = agreement_line(&agreement);
+    if session.args.json {
+        let regions: Vec<_> = shown.iter().map(|e| json(e, top)).collect();
+        let best: serde_json::Map<String, serde_json::Value> = agreement
+            .offered
+            .keys()
+            .map(|r| {
+                (
+                    r.clone(),
+                    serde_json::json!(agreement.best(r).map(|v| v.to_string())),
+                )
+            })
+            .collect();
+        session.print_json(&serde_json::json!({
+            "name": name,
+            "select": query.select.as_str(),
+            "agree": {
+                "version": agreement.chosen.as_ref().map(|v| v.to_string()),
+                "best": best,
+                "lagging": agreement.lagging(),
+            },
+            "regions": regions,
+        }))?;
+    } else {
+        let select = format!("{}, agree: version", query.select.as_str());
+        let text: Vec<String> = shown
+            .iter()
+            .map(|e| {
+                let mut out = human(name, &select, e, top);
+                if let Some(end) = out.find('\n') {
+                    out.insert_str(end + 1, &format!("{summary}\n"));
+                }
+                out
+            })
+            .collect();
+        super::print_stdout(&text.join("\n"))?;
+    }
+    Ok(Exit::Success)
+}
+
+/// `agree: 22.4.0 in every region; best per region: cn-bj2 24.4.0, hk 22.4.0 (hk lags)`.
+fn agreement_line(agreement: &imagelock::select::VersionAgreement) -> String {
+    let chosen = match &agreement.chosen {
+        Some(version) => format!("agree: {version} in every region"),
+        None => "agree: no version is offered in every region".to_owned(),
+    };
+    let best: Vec<String> = agreement
+        .offered
+        .keys()
+        .map(|region| match agreement.best(region) {
+            Some(version) => format!("{region} {version}"),
+            None => format!("{region} none"),
+        })
+        .collect();
+    let lagging = agreement.lagging();
+    let lag = if lagging.is_empty() {
+        String::new()
+    } else {
+        let verb = if lagging.len() == 1 { "lags" } else { "lag" };
+        format!(" ({} {verb})", lagging.join(", "))
+    };
+    format!("{chosen}; best per region: {}{lag}", best.join(", "))
 }
 
 fn human(name: &str, select: &str, e: &Explanation, top: usize) -> String {
