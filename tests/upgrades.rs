@@ -278,3 +278,36 @@ fn imagelock_now_fixes_the_clock_min_age_reads() {
     );
     assert_eq!(later.requests(), requests);
 }
+
+#[test]
+fn explain_shows_the_agreement_and_the_lagging_region() {
+    let project = project(AGREE_SPEC);
+    let (code, _, stderr) = project.run(&["lock"]);
+    assert_eq!(code, 0, "{stderr}");
+    insta::assert_snapshot!(run(&project, &["explain", "agreed"]));
+    // One region shown, still explained against the version both regions agree on.
+    let (code, stdout, stderr) =
+        project.run(&["explain", "agreed", "--region", "cn-bj2", "--json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(doc["agree"]["version"], "22.4.0");
+    assert_eq!(doc["agree"]["best"]["cn-bj2"], "24.4.0");
+    assert_eq!(doc["agree"]["lagging"], serde_json::json!(["hk"]));
+    assert_eq!(doc["regions"].as_array().map(Vec::len), Some(1));
+    assert_eq!(doc["regions"][0]["pick"], "uimage-u2204-b");
+}
+
+#[test]
+fn explain_without_a_common_version_shows_what_each_region_offers() {
+    let project = Project::with_catalog(
+        AGREE_SPEC,
+        catalog(&[
+            ("cn-bj2", bj_images()),
+            (
+                "hk",
+                vec![image("uimage-hk-2004", "Ubuntu 20.04 64位", Y2001)],
+            ),
+        ]),
+    );
+    insta::assert_snapshot!(run(&project, &["explain", "agreed"]));
+}

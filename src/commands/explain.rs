@@ -2,6 +2,8 @@
 //! region: the filter funnel, the best candidates by the entry's `select` rule, today's pick and
 //! the lockfile's pin. Reads the lockfile if there is one; never writes it.
 
+use std::collections::BTreeMap;
+
 use imagelock::ops::explain::{self, Explanation, PinStanding};
 use imagelock::ops::update::unknown_entry;
 use imagelock::resolve;
@@ -17,98 +19,108 @@ pub fn run(session: &Session, name: &str, region: Option<&str>, top: usize) -> R
     let Some(query) = spec.images.get(name) else {
         return Err(Error::Invalid(unknown_entry(&spec, name)));
     };
-    let mut query = query.clone();
-    if let Some(region) = region {
-        if !query.regions.iter().any(|r| r == region) {
-            return Err(Error::Invalid(format!(
-                "`{name}` does not use region `{region}`; its regions: {}",
-                query.regions.join(", ")
-            )));
-        }
-        query.regions = vec![region.to_string()];
+    if let Some(region) = region
+        && !query.regions.iter().any(|r| r == region)
+    {
+        return Err(Error::Invalid(format!(
+            "`{name}` does not use region `{region}`; its regions: {}",
+            query.regions.join(", ")
+        )));
     }
     let lock = workspace.load_lock_or_empty()?;
-    let locked = lock.images.get(name);
-
+    let pins = lock.images.get(name).map(|l| &l.pins);
     let ctx = session.context(&spec)?;
+    // An `agree: version` entry's regions are chosen together, so all of them are fetched even
+    // when one is shown; any other entry fetches only what is shown.
+    let mut fetch_query = query.clone();
+    if let (Some(region), None) = (region, query.agree) {
+        fetch_query.regions = vec![region.to_string()];
+    }
     let client = session.client()?;
     let fetched = session
-        .block_on(resolve::fetch(&client, [&query]))?
+        .block_on(resolve::fetch(&client, [&fetch_query]))?
         .into_result()?;
-    let explanations: Vec<Explanation> = query
+    let per_region: BTreeMap<String, &[Image]> = fetch_query
         .regions
         .iter()
-        .map(|region| {
-            let pinned = locked.and_then(|l| l.pins.get(region));
-            explain::explain(
-                &query,
-                region,
-                fetched.images_for(name, region),
-                &ctx,
-                pinned,
-            )
-        })
+        .map(|r| (r.clone(), fetched.images_for(name, r)))
+        .collect();
+    let (agreement, explanations) = match query.agree {
+        Some(_) => {
+            let (agreement, explanations) = explain::explain_agreed(query, &per_region, &ctx, pins);
+            (Some(agreement), explanations)
+        }
+        None => {
+            let explanations = per_region
+                .iter()
+                .map(|(region, images)| {
+                    let pinned = pins.and_then(|p| p.get(region));
+                    explain::explain(query, region, images, &ctx, pinned)
+                })
+                .collect();
+            (None, explanations)
+        }
+    };
+    let shown: Vec<&Explanation> = explanations
+        .iter()
+        .filter(|e| region.is_none_or(|r| r == e.region))
         .collect();
 
-    // `agree: version`: which version the regions share, and which region holds it back.
-    let agreement = query.agree.map(|_| {
-        let per_region = query
-            .regions
-            .iter()
-            .map(|region| (region.clone(), fetched.images_for(name, region)))
-            .collect();
-        imagelock::select::agreement(&query, &per_region, &ctx)
-    });
-    if let Some(agreement) = &agreement
-        && !session.args.json
-    {
-        let bests: Vec<String> = query
-            .regions
-            .iter()
-            .map(|region| {
-                let best = agreement
-                    .best(region)
-                    .map_or_else(|| "no version".to_string(), ToString::to_string);
-                format!("{region} {best}")
-            })
-            .collect();
-        let chosen = agreement
-            .chosen
-            .as_ref()
-            .map_or_else(|| "none in common".to_string(), ToString::to_string);
-        let lagging = agreement.lagging();
-        let mut line = format!(
-            "{name}: agree version {chosen} (best per region: {})",
-            bests.join(", ")
-        );
-        if !lagging.is_empty() {
-            line.push_str(&format!("; lagging: {}", lagging.join(", ")));
-        }
-        session.out(&format!("{line}\n"))?;
-    }
     if session.args.json {
-        let regions: Vec<_> = explanations.iter().map(|e| json(e, top)).collect();
+        let regions: Vec<_> = shown.iter().map(|e| json(e, top)).collect();
         session.print_json(&serde_json::json!({
             "name": name,
             "select": query.select.as_str(),
             "held": query.hold,
             "agree": agreement.as_ref().map(|a| serde_json::json!({
                 "version": a.chosen.as_ref().map(ToString::to_string),
-                "best": a.offered.iter().map(|(region, versions)| {
-                    (region.clone(), versions.first().map(ToString::to_string))
-                }).collect::<std::collections::BTreeMap<_, _>>(),
+                "best": a.offered.keys().map(|r| {
+                    (r.clone(), a.best(r).map(ToString::to_string))
+                }).collect::<BTreeMap<_, _>>(),
                 "lagging": a.lagging(),
             })),
             "regions": regions,
         }))?;
     } else {
-        let text: Vec<String> = explanations
+        let text: Vec<String> = shown
             .iter()
-            .map(|e| human(name, &query, &spec, e, top))
+            .map(|e| {
+                let mut out = human(name, query, &spec, e, top);
+                if let Some(agreement) = &agreement
+                    && let Some(end) = out.find('\n')
+                {
+                    out.insert_str(end + 1, &format!("{}\n", agreement_line(agreement)));
+                }
+                out
+            })
             .collect();
         session.out(&text.join("\n"))?;
     }
     Ok(Exit::Success)
+}
+
+/// `agree: 22.4.0 in every region; best per region: cn-bj2 24.4.0, hk 22.4.0 (hk lags)`.
+fn agreement_line(agreement: &imagelock::select::VersionAgreement) -> String {
+    let chosen = match &agreement.chosen {
+        Some(version) => format!("agree: {version} in every region"),
+        None => "agree: no version is offered in every region".to_owned(),
+    };
+    let best: Vec<String> = agreement
+        .offered
+        .keys()
+        .map(|region| match agreement.best(region) {
+            Some(version) => format!("{region} {version}"),
+            None => format!("{region} none"),
+        })
+        .collect();
+    let lagging = agreement.lagging();
+    let lag = if lagging.is_empty() {
+        String::new()
+    } else {
+        let verb = if lagging.len() == 1 { "lags" } else { "lag" };
+        format!(" ({} {verb})", lagging.join(", "))
+    };
+    format!("{chosen}; best per region: {}{lag}", best.join(", "))
 }
 
 fn human(
@@ -120,9 +132,14 @@ fn human(
 ) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
+    let agree = if query.agree.is_some() {
+        ", agree: version"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "{name} in {} (select: {})",
+        "{name} in {} (select: {}{agree})",
         e.region,
         query.select.as_str()
     );

@@ -22,6 +22,9 @@ use crate::version::image_version;
 /// The funnel step every region of an `agree` entry shows: images without a version cannot agree.
 pub const AGREE_HAS_VERSION_STEP: &str = "agree version (has a version)";
 
+/// The funnel step of a region when no version is offered by every region.
+pub const AGREE_NO_COMMON_STEP: &str = "agree version (offered in every region)";
+
 /// At most this many versions are listed per region when no version is common.
 const VERSIONS_LISTED: usize = 10;
 
@@ -39,8 +42,10 @@ pub struct VersionAgreement {
     pub offered: BTreeMap<String, Vec<Version>>,
     /// The best version every region offers; `None` when no version is common to all regions.
     pub chosen: Option<Version>,
-    /// Each region's funnel: the entry's filters, `deny`, [`AGREE_HAS_VERSION_STEP`], and, when a
-    /// version was chosen, [`agreed_step`] with how many of the region's candidates have it.
+    /// Each region's funnel: the entry's filters, `deny`, [`AGREE_HAS_VERSION_STEP`], then
+    /// [`agreed_step`] with how many of the region's candidates have the chosen version, or, when
+    /// no version is common (and the region has versioned candidates), [`AGREE_NO_COMMON_STEP`]
+    /// keeping none.
     pub funnels: BTreeMap<String, Funnel>,
     /// `select: oldest`: the lowest version is the best one.
     lowest_first: bool,
@@ -195,6 +200,11 @@ fn agreement_of(
                         .filter(|(v, _)| v == chosen)
                         .count(),
                 });
+            } else if !candidates.versioned.is_empty() {
+                funnel.steps.push(FunnelStep {
+                    filter: AGREE_NO_COMMON_STEP.to_owned(),
+                    kept: 0,
+                });
             }
             (region.clone(), funnel)
         })
@@ -215,6 +225,32 @@ pub fn agreement(
     ctx: &Context,
 ) -> VersionAgreement {
     agreement_of(query, &all_candidates(query, per_region, ctx))
+}
+
+/// One region's candidates for an `agree: version` entry, best first, as `explain` lists them:
+/// with a `chosen` version, that version's images ranked by the entry's rule (`highest_version`
+/// as `newest`), so the first is the pick; without one, every candidate that has a version,
+/// best version first, to show what the region offers.
+pub fn agreed_candidates<'a>(
+    query: &ImageQuery,
+    images: &'a [Image],
+    ctx: &Context,
+    chosen: Option<&Version>,
+) -> Vec<&'a Image> {
+    let RegionCandidates { mut versioned, .. } = candidates(query, images, ctx);
+    let rule = match query.select {
+        Selection::HighestVersion => Selection::Newest,
+        other => other,
+    };
+    if let Some(chosen) = chosen {
+        versioned.retain(|(v, _)| v == chosen);
+    }
+    let lowest_first = query.select == Selection::Oldest;
+    versioned.sort_by(|(va, a), (vb, b)| {
+        let by_version = if lowest_first { va.cmp(vb) } else { vb.cmp(va) };
+        by_version.then_with(|| super::compare(rule, a, b))
+    });
+    versioned.into_iter().map(|(_, image)| image).collect()
 }
 
 /// Chooses one image per region for an `agree: version` entry: the agreed version first, then
@@ -425,6 +461,43 @@ mod tests {
     }
 
     #[test]
+    fn candidates_for_explain_are_the_agreed_versions_best_first() {
+        let (bj, _) = listings();
+        let q = query(Selection::Newest);
+        let ids = |images: Vec<&Image>| -> Vec<String> {
+            images.iter().map(|i| i.image_id.clone()).collect()
+        };
+        let v2204 = Version::new(22, 4, 0);
+        assert_eq!(
+            ids(agreed_candidates(&q, &bj, &ctx(), Some(&v2204))),
+            ["uimage-bj-2204-new", "uimage-bj-2204-old"]
+        );
+        assert_eq!(
+            ids(agreed_candidates(&q, &bj, &ctx(), None)),
+            [
+                "uimage-bj-2404",
+                "uimage-bj-2204-new",
+                "uimage-bj-2204-old",
+                "uimage-bj-2004"
+            ]
+        );
+    }
+
+    #[test]
+    fn without_a_common_version_each_funnel_says_so() {
+        let bj = [image("uimage-a", "Ubuntu 24.04", 2)];
+        let hk = [image("uimage-c", "Ubuntu 20.04", 3)];
+        let agreement = agreement(&query(Selection::Newest), &per_region(&bj, &hk), &ctx());
+        assert_eq!(agreement.chosen, None);
+        let last = agreement.funnels["hk"].steps.last().cloned();
+        assert_eq!(
+            last.map(|s| (s.filter, s.kept)),
+            Some((AGREE_NO_COMMON_STEP.to_owned(), 0))
+        );
+        assert_eq!(agreement.lagging(), ["hk"]);
+    }
+
+    #[test]
     fn no_common_version_lists_each_regions_versions() {
         let bj = [
             image("uimage-a", "Ubuntu 24.04", 2),
@@ -503,6 +576,76 @@ mod tests {
             Some(SelectError::Ambiguous { count: 2, .. })
         ));
         assert!(!failures.contains_key("hk"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+        /// Whatever the listings: every region gets the same version, one each region offers,
+        /// and no better version is offered by all; or the error says why.
+        #[test]
+        fn picks_always_agree_on_the_best_common_version(
+            bj in proptest::collection::vec((0u64..4, 0u64..3, 0i64..50, proptest::bool::ANY), 0..8),
+            hk in proptest::collection::vec((0u64..4, 0u64..3, 0i64..50, proptest::bool::ANY), 0..8),
+            oldest in proptest::bool::ANY,
+        ) {
+            let listing = |prefix: &str, items: &[(u64, u64, i64, bool)]| -> Vec<Image> {
+                items
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (major, minor, time, versioned))| {
+                        let name = if *versioned {
+                            format!("Ubuntu {}.{}", 20 + major, minor)
+                        } else {
+                            "custom".to_owned()
+                        };
+                        image(&format!("uimage-{prefix}{i}"), &name, *time)
+                    })
+                    .collect()
+            };
+            let (bj, hk) = (listing("b", &bj), listing("h", &hk));
+            let select = if oldest { Selection::Oldest } else { Selection::Newest };
+            let q = query(select);
+            let regions = per_region(&bj, &hk);
+            let versions = |images: &[Image]| -> BTreeSet<Version> {
+                images.iter().filter_map(|i| image_version(&i.os_name, &i.image_name)).collect()
+            };
+            let common: BTreeSet<Version> =
+                versions(&bj).intersection(&versions(&hk)).cloned().collect();
+            match choose_agreed(&q, &regions, &ctx()) {
+                Ok(picks) => {
+                    proptest::prop_assert_eq!(picks.len(), 2);
+                    let got: BTreeSet<Option<Version>> = picks
+                        .values()
+                        .map(|i| image_version(&i.os_name, &i.image_name))
+                        .collect();
+                    let best = if oldest { common.first() } else { common.last() };
+                    proptest::prop_assert_eq!(got, BTreeSet::from([best.cloned()]));
+                    // Within the version, each region's pick is the best by the rule.
+                    for (region, pick) in &picks {
+                        let listing = regions[region];
+                        let rivals = listing.iter().filter(|i| {
+                            image_version(&i.os_name, &i.image_name).as_ref() == best
+                        });
+                        for rival in rivals {
+                            proptest::prop_assert_ne!(
+                                super::super::compare(select, rival, pick),
+                                std::cmp::Ordering::Less
+                            );
+                        }
+                    }
+                }
+                Err(AgreeError::NoCommonVersion { .. }) => {
+                    proptest::prop_assert!(common.is_empty());
+                    proptest::prop_assert!(!versions(&bj).is_empty() && !versions(&hk).is_empty());
+                }
+                Err(AgreeError::Regions(failures)) => {
+                    for region in failures.keys() {
+                        proptest::prop_assert!(versions(regions[region]).is_empty());
+                    }
+                }
+            }
+        }
     }
 
     #[test]

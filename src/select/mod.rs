@@ -22,7 +22,8 @@ use crate::spec::{ImageQuery, Selection};
 use crate::ucloud::Image;
 
 pub use agree::{
-    AGREE_HAS_VERSION_STEP, AgreeError, VersionAgreement, agreed_step, agreement, choose_agreed,
+    AGREE_HAS_VERSION_STEP, AGREE_NO_COMMON_STEP, AgreeError, VersionAgreement, agreed_candidates,
+    agreed_step, agreement, choose_agreed,
 };
 pub use cooling::{Cooling, cooling};
 pub use filter::filter;

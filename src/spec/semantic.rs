@@ -455,8 +455,24 @@ pub(crate) fn policy(
 
     let mut warnings = Vec::new();
     let file = file.display();
-    for (path, message) in unknown_names(doc) {
-        warnings.push(format!("{file}: {path}: {message}"));
+    // The parsed queries answer "is any name unknown?" cheaply; only then is the document walked
+    // for where each one is written.
+    let undocumented = |set: &Option<SetMatch>, documented: &[&str]| {
+        set.as_ref().is_some_and(|set| {
+            [&set.all, &set.any, &set.none]
+                .into_iter()
+                .flatten()
+                .any(|name| !documented.contains(&name.as_str()))
+        })
+    };
+    let any_unknown = queries.values().any(|query| {
+        undocumented(&query.filters.features, DOCUMENTED_FEATURES)
+            || undocumented(&query.filters.scene_categories, DOCUMENTED_SCENE_CATEGORIES)
+    });
+    if any_unknown {
+        for (path, message) in unknown_names(doc) {
+            warnings.push(format!("{file}: {path}: {message}"));
+        }
     }
     for query in queries.values() {
         if let Some(message) = trust_warning(query) {
@@ -487,20 +503,20 @@ fn trust_warning(query: &ImageQuery) -> Option<String> {
 
 /// `features` and `scene_categories` values outside UCloud's documented lists, with where they
 /// are written and a "did you mean". Unknown values stay allowed: UCloud adds them over time.
+/// Paths are only built for what is reported: specs have thousands of entries.
 fn unknown_names(doc: &Json) -> Vec<(String, String)> {
     let mut found = Vec::new();
-    let mut filter_maps: Vec<(String, &Object)> = Vec::new();
-    if let Some(filters) = doc.pointer("/defaults/filters").and_then(Json::as_object) {
-        filter_maps.push(("defaults.filters".to_owned(), filters));
-    }
-    if let Some(images) = doc.get("images").and_then(Json::as_object) {
-        for (name, entry) in images {
-            if let Some(filters) = entry.get("filters").and_then(Json::as_object) {
-                filter_maps.push((format!("images.{name}.filters"), filters));
-            }
-        }
-    }
-    for (prefix, filters) in filter_maps {
+    let defaults = doc.pointer("/defaults/filters").and_then(Json::as_object);
+    let entries = doc
+        .get("images")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, entry)| {
+            let filters = entry.get("filters")?.as_object()?;
+            Some((Some(name.as_str()), filters))
+        });
+    for (entry, filters) in defaults.map(|f| (None, f)).into_iter().chain(entries) {
         for (key, documented, what) in [
             ("features", DOCUMENTED_FEATURES, "feature"),
             (
@@ -512,15 +528,14 @@ fn unknown_names(doc: &Json) -> Vec<(String, String)> {
             let Some(value) = filters.get(key) else {
                 continue;
             };
-            let lists: Vec<(String, &Json)> = match value {
-                Json::Object(parts) => ["all", "any", "none"]
-                    .into_iter()
-                    .filter_map(|part| Some((format!("{prefix}.{key}.{part}"), parts.get(part)?)))
-                    .collect(),
-                list => vec![(format!("{prefix}.{key}"), list)],
+            let lists: [(Option<&str>, Option<&Json>); 3] = match value {
+                Json::Object(parts) => {
+                    ["all", "any", "none"].map(|part| (Some(part), parts.get(part)))
+                }
+                list => [(None, Some(list)), (None, None), (None, None)],
             };
-            for (path, list) in lists {
-                let Some(items) = list.as_array() else {
+            for (part, list) in lists {
+                let Some(items) = list.and_then(Json::as_array) else {
                     continue;
                 };
                 for (i, item) in items.iter().enumerate() {
@@ -535,6 +550,13 @@ fn unknown_names(doc: &Json) -> Vec<(String, String)> {
                     let hint = did_you_mean(name, &candidates)
                         .map(|h| format!(" ({h})"))
                         .unwrap_or_default();
+                    let mut path = match entry {
+                        Some(entry) => format!("images.{entry}.filters.{key}"),
+                        None => format!("defaults.filters.{key}"),
+                    };
+                    if let Some(part) = part {
+                        path = format!("{path}.{part}");
+                    }
                     found.push((
                         format!("{path}[{i}]"),
                         format!(
