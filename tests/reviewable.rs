@@ -303,3 +303,55 @@ fn format_and_json_together_are_a_usage_error() {
     ));
     assert_eq!((code, stdout.as_str()), (2, ""));
 }
+
+#[test]
+fn a_denied_pin_is_refused_offline_and_lock_repicks_only_it() {
+    let project = locked();
+    let before = project.lock_text();
+    project.write_spec(&format!(
+        "{SPEC}deny:\n  uimage-r93: \"kernel panic on boot (INC-9)\"\n"
+    ));
+    project.sim.update_catalog(|c| {
+        c.push(
+            "cn-bj2",
+            image("uimage-r92", "Rocky Linux 9.2 64位", 1_690_000_000),
+        );
+    });
+    assert_snapshot!(project.snapshot_of(cmd(&project, &["check"])), @"
+    exit: 3
+    ----- stdout -----
+    ----- stderr -----
+    imagelock.lock is out of date with imagelock.yaml:
+      denied       rocky cn-bj2: uimage-r93 (kernel panic on boot (INC-9))
+    run `imagelock lock` to update it
+    ");
+    assert_snapshot!(project.snapshot_of(cmd(&project, &["get", "rocky"])), @"
+    exit: 3
+    ----- stdout -----
+    ----- stderr -----
+    error: the pin of `rocky` in cn-bj2 is uimage-r93, which the spec denies (kernel panic on boot (INC-9)); run `imagelock lock` to re-pick it
+    ");
+    assert_snapshot!(project.snapshot_of(cmd(&project, &["lock"])), @"
+    exit: 0
+    ----- stdout -----
+    ----- stderr -----
+      changed  rocky cn-bj2: uimage-r93 (Rocky Linux 9.3 64位, 2023-11-14) → uimage-r92 (Rocky Linux 9.2 64位, 2023-07-22)  [denied]
+    Locked 1 entry (0 pins removed) in imagelock.lock
+    ");
+    let after = project.lock_text();
+    assert!(after.contains("uimage-r92"), "{after}");
+    // Every other entry keeps its bytes.
+    for entry in ["debian", "golden", "web"] {
+        // The entry's lines: its header, then everything indented deeper.
+        let block = |text: &str| -> Vec<String> {
+            let header = format!("  {entry}:");
+            text.lines()
+                .skip_while(|line| *line != header)
+                .enumerate()
+                .take_while(|(i, line)| *i == 0 || line.starts_with("    "))
+                .map(|(_, line)| line.to_string())
+                .collect()
+        };
+        assert_eq!(block(&before), block(&after), "{entry}");
+    }
+}
