@@ -144,7 +144,10 @@ const CASES: &[Case] = &[
     Case::spec(
         "alias_bomb.yaml",
         // At the alias that crosses the limit.
-        &["imagelock.yaml:9:26", "expected aliases to repeat a few nodes"],
+        &[
+            "imagelock.yaml:9:26",
+            "expected aliases to repeat a few nodes",
+        ],
     ),
     Case::spec(
         "undefined_alias.yaml",
@@ -321,7 +324,10 @@ const CASES: &[Case] = &[
     Case::spec("huge_spec", &["spec imagelock.yaml is larger than 4 MiB"]).made(huge_spec),
     Case::spec(
         "deep_nesting",
-        &["imagelock.yaml:6:", "expected at most 100 levels of nesting"],
+        &[
+            "imagelock.yaml:6:",
+            "expected at most 100 levels of nesting",
+        ],
     )
     .made(deep_nesting),
     Case::spec(
