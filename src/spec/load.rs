@@ -323,6 +323,23 @@ images:
         assert!(load(&good).is_ok_and(|spec| spec.path == good));
     }
 
+    #[test]
+    fn reports_render_in_both_themes_whatever_the_line_holds() {
+        let long = "镜".repeat(5000);
+        for text in [
+            format!("version: 1\nimages:\n  web: {{ region: \"{long}\", name: 1 }}\n"),
+            "version: 1\nimages:\n  web:\n\t\tregion: hk # 镜像\n".to_owned(),
+            "version: 1\r\nimages:\r\n  web: {region: hk, zone: x}\r\n".to_owned(),
+        ] {
+            let error = spec_error(parse(&text, Path::new("imagelock.yaml")));
+            for color in [false, true] {
+                let rendered = error.render(color);
+                assert!(rendered.len() < 4_000, "{rendered}");
+                assert!(!rendered.contains('\t'), "{rendered}");
+            }
+        }
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
 
