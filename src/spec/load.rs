@@ -324,15 +324,32 @@ images:
         assert!(load(&good).is_ok_and(|spec| spec.path == good));
     }
 
+    #[test]
+    fn reports_render_in_both_themes_whatever_the_line_holds() {
+        let long = "镜".repeat(5000);
+        for text in [
+            format!("version: 1\nimages:\n  web: {{ region: \"{long}\", name: 1 }}\n"),
+            "version: 1\nimages:\n  web:\n\t\tregion: hk # 镜像\n".to_owned(),
+            "version: 1\r\nimages:\r\n  web: {region: hk, zone: x}\r\n".to_owned(),
+        ] {
+            let error = spec_error(parse(&text, Path::new("imagelock.yaml")));
+            for color in [false, true] {
+                let rendered = error.render(color);
+                assert!(rendered.len() < 4_000, "{rendered}");
+                assert!(!rendered.contains('\t'), "{rendered}");
+            }
+        }
+    }
+
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(400))]
 
         /// Any edit of a valid spec either parses or yields located problems inside the text.
         #[test]
         fn edits_never_panic_and_problems_stay_in_bounds(
             at in 0usize..EXAMPLE.len(),
             cut in 0usize..6,
-            insert in "[ :\\[\\]{}a-zA-Z0-9&*!'\"\n-]{0,4}",
+            insert in "[ \t:\\[\\]{}a-zA-Z0-9&*!'\"\n<~.-]{0,4}",
         ) {
             let start = (0..=at).rev().find(|i| EXAMPLE.is_char_boundary(*i)).unwrap_or(0);
             let end = (start + cut..=EXAMPLE.len()).find(|i| EXAMPLE.is_char_boundary(*i)).unwrap_or(EXAMPLE.len());
