@@ -38,16 +38,27 @@ pub fn shorten(text: &str, max: usize) -> Cow<'_, str> {
     ))
 }
 
-/// The candidate a typo most likely meant, if one is close enough to be a useful suggestion.
+/// The candidate a typo most likely meant, if one is close enough to be a useful suggestion:
+/// the same letters in another case, else the fewest edits (case aside) within a third of the
+/// word, at least one, as rustc and cargo bound their suggestions.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    // Same bound as rustc's and cargo's suggestions: a third of the word, at least one edit.
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(word)) {
+        return Some(same);
+    }
+    let lower = word.to_ascii_lowercase();
     let limit = (word.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|candidate| (strsim::damerau_levenshtein(word, candidate), candidate))
+        .map(|c| {
+            (
+                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
+                c,
+            )
+        })
         .filter(|(distance, _)| *distance <= limit)
         .min()
         .map(|(_, candidate)| candidate)
@@ -130,6 +141,7 @@ mod tests {
         assert_eq!(did_you_mean("wbe", names), Some("web"));
         assert_eq!(did_you_mean("gpu-wroker", names), Some("gpu-worker"));
         assert_eq!(did_you_mean("zzzzzz", names), None);
+        assert_eq!(did_you_mean("WEB", names), Some("web"));
     }
 
     #[test]

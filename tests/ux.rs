@@ -215,7 +215,7 @@ fn init_writes_a_spec_that_validates_and_refuses_to_overwrite() {
     assert_eq!(code, 0, "{stderr}");
     let schema: Value = serde_json::from_str(SCHEMA).expect("schema is JSON");
     let validator = jsonschema::draft202012::new(&schema).expect("schema compiles");
-    let instance: Value = serde_yaml::from_str(&text).expect("init output is YAML");
+    let instance: Value = imagelock::spec::document(&text).expect("init output is YAML");
     let errors: Vec<String> = validator
         .iter_errors(&instance)
         .map(|e| e.to_string())

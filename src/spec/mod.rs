@@ -27,6 +27,16 @@ pub use load::{MAX_SPEC_BYTES, load, parse};
 pub use schema::SCHEMA;
 pub(crate) use yaml::nesting_deeper_than;
 
+/// The JSON document a spec's YAML text reads as (what the JSON Schema checks), or `None` when
+/// the text is not YAML a spec may use. For tools and tests that check a spec against the
+/// published schema.
+pub fn document(text: &str) -> Option<serde_json::Value> {
+    match yaml::to_json(text) {
+        Ok((json, problems)) if problems.is_empty() => Some(json),
+        _ => None,
+    }
+}
+
 /// A loaded and validated spec.
 #[derive(Debug, Clone)]
 pub struct Spec {

@@ -340,23 +340,10 @@ fn describe(value: &Json) -> String {
     }
 }
 
-/// The closest candidate to a misspelling: same letters in another case, or a small edit away.
+/// The help line for a misspelling, from the program's one "did you mean" ([`crate::text`]).
 pub(crate) fn did_you_mean(found: &str, candidates: &[String]) -> Option<String> {
-    if let Some(same) = candidates.iter().find(|c| c.eq_ignore_ascii_case(found)) {
-        return Some(format!("did you mean \"{same}\"?"));
-    }
-    let lower = found.to_ascii_lowercase();
-    let (distance, best) = candidates
-        .iter()
-        .map(|c| {
-            (
-                strsim::damerau_levenshtein(&lower, &c.to_ascii_lowercase()),
-                c,
-            )
-        })
-        .min()?;
-    let allowed = (found.chars().count() / 3).max(1);
-    (distance <= allowed).then(|| format!("did you mean \"{best}\"?"))
+    crate::text::did_you_mean(found, candidates.iter().map(String::as_str))
+        .map(|best| format!("did you mean \"{best}\"?"))
 }
 
 #[cfg(test)]

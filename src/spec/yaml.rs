@@ -206,9 +206,8 @@ pub(super) fn tag_text(tag: &Tag) -> String {
 }
 
 /// Where `text` first nests collections more than `max` deep (1-based line and column), if it
-/// does. The lockfile reader runs it before serde_yaml: libyaml's scanner does work proportional
-/// to the depth for every token, so `[[[[…` a few megabytes long would take hours to reject. The
-/// event parser stops at the first level too deep, so this costs little on any input. Syntax
+/// does. The lockfile reader runs it before its own pass, so `[[[[…` a few megabytes long is
+/// refused at the first level too deep, at little cost on any input. Syntax
 /// errors are left to the caller's parser.
 pub(crate) fn nesting_deeper_than(text: &str, max: usize) -> Option<(usize, usize)> {
     use saphyr_parser::{Event, Parser};
