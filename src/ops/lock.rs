@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use super::change::{PinChange, Reason};
-use super::pick::{self, Failures};
+use super::pick::{self, Failure, Failures};
 use crate::error::{Error, Result};
 use crate::lockfile::{LockedImage, Lockfile, Pin, Staleness};
 use crate::resolve;
@@ -149,22 +149,10 @@ impl<'a> LockOperation<'a> {
                 }
                 pins.insert(region.clone(), new);
             }
-            if let Some(previous) = previous {
-                for (region, pin) in &previous.pins {
-                    if !query.regions.contains(region) {
-                        changes.push(removed(&query.name, region, pin));
-                    }
-                }
-            }
-            lockfile
-                .images
-                .insert(query.name.clone(), locked_entry(query, pins));
+            store_entry(&mut lockfile, &mut changes, query, previous, pins);
         }
         if !failures.is_empty() {
-            if let Some(client) = client {
-                pick::add_region_hints(client, &mut failures).await;
-            }
-            return Err(Error::Resolution(Box::new(Failures(failures))));
+            return Err(resolution_error(client, failures).await);
         }
         for name in &self.staleness.extra {
             if let Some(gone) = lockfile.images.remove(name) {
@@ -193,6 +181,36 @@ impl<'a> LockOperation<'a> {
     fn is_denied(&self, pin: &Pin) -> bool {
         self.spec.deny.contains_key(&pin.image_id)
     }
+}
+
+/// Writes `query`'s new pins into `lockfile` (its digest, its rule, sealed), and reports the pins
+/// of regions the entry no longer names (in `previous`) as removed.
+pub(super) fn store_entry(
+    lockfile: &mut Lockfile,
+    changes: &mut Vec<PinChange>,
+    query: &ImageQuery,
+    previous: Option<&LockedImage>,
+    pins: BTreeMap<String, Pin>,
+) {
+    if let Some(previous) = previous {
+        for (region, pin) in &previous.pins {
+            if !query.regions.contains(region) {
+                changes.push(removed(&query.name, region, pin));
+            }
+        }
+    }
+    lockfile
+        .images
+        .insert(query.name.clone(), locked_entry(query, pins));
+}
+
+/// The error of a run that could not resolve every pin: each failure, with a hint where one more
+/// look at the API can name a likely cause.
+pub(super) async fn resolution_error(client: Option<&Client>, mut failures: Vec<Failure>) -> Error {
+    if let Some(client) = client {
+        pick::add_region_hints(client, &mut failures).await;
+    }
+    Error::Resolution(Box::new(Failures(failures)))
 }
 
 /// A pin's removal.

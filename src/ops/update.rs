@@ -13,8 +13,8 @@
 use std::collections::BTreeMap;
 
 use super::change::{PinChange, Reason};
-use super::lock::{locked_entry, pin_of, removed};
-use super::pick::{self, Failure, FailureKind, Failures};
+use super::lock::{pin_of, removed, resolution_error, store_entry};
+use super::pick::{self, Failure, FailureKind};
 use crate::error::{Error, Result};
 use crate::lockfile::{Lockfile, Staleness};
 use crate::resolve;
@@ -239,22 +239,12 @@ impl<'a> UpdateOperation<'a> {
                 }
                 changes.push(change);
             }
-            if let Some(previous) = previous.filter(|_| self.request.region.is_none()) {
-                for (region, pin) in &previous.pins {
-                    if !query.regions.contains(region) {
-                        changes.push(removed(&query.name, region, pin));
-                    }
-                }
-            }
-            lockfile
-                .images
-                .insert(query.name.clone(), locked_entry(query, pins));
+            // `--region` moves one pin; only a whole-entry update drops regions no longer named.
+            let previous = previous.filter(|_| self.request.region.is_none());
+            store_entry(&mut lockfile, &mut changes, query, previous, pins);
         }
         if !failures.is_empty() {
-            if let Some(client) = client {
-                pick::add_region_hints(client, &mut failures).await;
-            }
-            return Err(Error::Resolution(Box::new(Failures(failures))));
+            return Err(resolution_error(client, failures).await);
         }
         if self.request.names.is_empty() {
             for name in &self.staleness.extra {
