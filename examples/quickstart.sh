@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "building imagelock and ucloud-sim (the first build takes a minute or two)..." >&2
 cargo build --quiet --workspace --bins
 bin=target/debug
 

@@ -89,7 +89,7 @@ fn missing_credentials_are_exit_2_when_a_request_is_needed() {
     assert!(project.lock_bytes().is_none());
 }
 
-/// A catalog where each filter of SPEC §2 changes the answer.
+/// A catalog where each filter of docs/spec.md ("Filters") changes the answer.
 fn filter_catalog(now: i64) -> Catalog {
     let linux = |id: &str, name: &str, t: i64| image(id, name, t);
     let images = vec![

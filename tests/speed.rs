@@ -53,7 +53,7 @@ fn project(latency: Duration) -> Project {
     Project::with_config(SPEC, config)
 }
 
-/// What the lock should cost, worked out by hand from SPEC rather than from imagelock's planner
+/// What the lock should cost, worked out by hand from the spec above rather than from imagelock's planner
 /// (a test that asked the planner would agree with any plan): one listing per region, zone and
 /// project, pushing down only what all its entries share, `ceil(n / cap)` pages each.
 fn expected_requests(catalog: &Catalog) -> (usize, u64) {
