@@ -135,9 +135,18 @@ fn keeping_pins_current() {
 
 #[test]
 fn relocking_an_edited_entry() {
-    let project = example_project(example_catalog());
-    let edited = EXAMPLE_SPEC.replace("version: \"=2022\"", "version: \"=2019\"");
-    assert_ne!(edited, EXAMPLE_SPEC);
+    // A month later, so that `web cn-bj2` is kept although a newer build matches.
+    let project = example_project(catalog_a_month_later());
+    let web_features = "features: { all: [IPv6, CloudInit], none: [Aarch64_Type] }";
+    let edited = EXAMPLE_SPEC
+        .replacen(
+            web_features,
+            &format!("{web_features}\n      not_eol: true"),
+            1,
+        )
+        .replace("version: \"=2022\"", "version: \"=2019\"");
+    assert_eq!(edited.matches("not_eol: true").count(), 1);
+    assert!(edited.contains("version: \"=2019\""));
     project.write_spec(&edited);
     assert_shown(
         README,
