@@ -120,10 +120,17 @@ pub(super) fn failure_lines(session: &Session, failures: &Failures) {
         "{} could not be resolved:",
         count(failures.0.len(), "pin", "pins")
     ));
-    for failure in &failures.0 {
+    let shown = imagelock::ops::pick::FAILURES_SHOWN;
+    for failure in failures.0.iter().take(shown) {
         for (i, line) in failure.to_string().lines().enumerate() {
             session.finding(format!("{}{line}", if i == 0 { "  " } else { "    " }));
         }
+    }
+    if failures.0.len() > shown {
+        session.finding(format!(
+            "  … and {} more; `imagelock explain NAME` shows any entry's funnel",
+            failures.0.len() - shown
+        ));
     }
 }
 

@@ -95,6 +95,9 @@ pub async fn add_region_hints(client: &crate::ucloud::Client, failures: &mut [Fa
     }
 }
 
+/// How many failures are shown in full; the rest are counted.
+pub const FAILURES_SHOWN: usize = 20;
+
 /// Every pin that could not be resolved in one run (exit 4, or 5 when the API failed).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Failures(pub Vec<Failure>);
@@ -129,8 +132,17 @@ impl fmt::Display for Failures {
             "could not resolve {}; nothing was written",
             what.join(" and ")
         )?;
-        for failure in &self.0 {
+        // Thousands of failing pins (a typo in `defaults`) would bury the terminal; the first
+        // ones show the problem, `explain NAME` shows any other.
+        for failure in self.0.iter().take(FAILURES_SHOWN) {
             write!(f, "\n\n{failure}")?;
+        }
+        if self.0.len() > FAILURES_SHOWN {
+            write!(
+                f,
+                "\n\n… and {} more; `imagelock explain NAME` shows any entry's funnel",
+                self.0.len() - FAILURES_SHOWN
+            )?;
         }
         Ok(())
     }
