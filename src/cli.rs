@@ -146,6 +146,7 @@ pub enum Command {
     },
     /// Print a shell completion script (e.g. `imagelock completions bash > /etc/bash_completion.d/imagelock`).
     Completions {
+        /// The shell the script is for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
