@@ -6,34 +6,14 @@
 #   1. a newer Ubuntu 22.04 build appears in cn-bj2    -> `imagelock outdated` exits 3
 #   2. one pinned image is retired, another deleted     -> `imagelock verify` exits 4
 #   3. `imagelock update` cannot move the Windows pin (no other Windows Server 2022 image in hk:
-#      exit 4, nothing written); updating the other entries moves them, and `verify` then names
-#      only the Windows pin
+#      exit 4, nothing written); updating the other entries moves web, while the downgrade guard
+#      keeps base-ipv6 (24.04 -> a fresh 22.04 build) and rocky (retired 9.3 -> 9.2) until asked
+#      with --allow-downgrade; `verify` then names only the Windows pin
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build --quiet --workspace --bins
-bin=target/debug
-
-work=$(mktemp -d)
-sim_pid=
-cleanup() {
-  [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-"$bin/ucloud-sim" serve --catalog examples/catalog.json >"$work/sim.out" 2>"$work/sim.err" &
-sim_pid=$!
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$work/sim.out" 2>/dev/null && break
-  sleep 0.05
-done
-endpoint=$(sed -n 's/^listening on //p' "$work/sim.out" | head -n1)
-[ -n "$endpoint" ] || { echo "the simulator did not start:" >&2; cat "$work/sim.err" >&2; exit 1; }
-
-export UCLOUD_PUBLIC_KEY=ucloud-sim-demo-public-key
-export UCLOUD_PRIVATE_KEY=ucloud-sim-demo-private-key
-export UCLOUD_BASE_URL=$endpoint
+# shellcheck source=examples/with-sim.sh
+source examples/with-sim.sh
 
 # Changes the served catalog: a JSON list of {"op": "add" | "update" | "remove", ...}.
 catalog_edit() {
@@ -69,4 +49,5 @@ run verify
 
 run update
 run update base-ipv6 web rocky
+run update rocky --allow-downgrade
 run verify
