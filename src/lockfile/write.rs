@@ -86,7 +86,10 @@ fn holds(path: &Path, bytes: &[u8], max: u64) -> bool {
 /// after `max + 1` bytes, so a device (`/dev/zero`) or a pipe never fills memory.
 pub fn read_capped(path: &Path, max: u64) -> io::Result<Option<Vec<u8>>> {
     let file = fs::File::open(path)?;
-    let mut bytes = Vec::new();
+    // A regular file says its size: one allocation instead of doubling (and copying) a
+    // multi-megabyte buffer. Devices and pipes say 0 and grow as read; `take` bounds them all.
+    let hint = file.metadata().map_or(0, |m| m.len()).min(max) as usize;
+    let mut bytes = Vec::with_capacity(hint + 1);
     file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     Ok((bytes.len() as u64 <= max).then_some(bytes))
 }

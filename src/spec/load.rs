@@ -25,7 +25,10 @@ pub fn load(path: &Path) -> Result<Spec, Error> {
         )),
         _ => Error::Invalid(format!("cannot read spec {}: {e}", path.display())),
     })?;
-    let mut bytes = Vec::new();
+    // A regular file says its size: one allocation instead of doubling a large buffer. Devices
+    // and pipes say 0 and grow as read; `take` bounds them all.
+    let hint = file.metadata().map_or(0, |m| m.len()).min(MAX_SPEC_BYTES) as usize;
+    let mut bytes = Vec::with_capacity(hint + 1);
     file.take(MAX_SPEC_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| Error::Invalid(format!("cannot read spec {}: {e}", path.display())))?;
