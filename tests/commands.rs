@@ -22,10 +22,7 @@ images:
 ";
 
 fn locked() -> Project {
-    let project = Project::new(SPEC);
-    let (code, _, stderr) = project.run(&["lock"]);
-    assert_eq!(code, 0, "{stderr}");
-    project
+    Project::locked(SPEC)
 }
 
 #[test]

@@ -33,10 +33,7 @@ images:
 const NEWER_WEB: &str = "uimage-newweb01";
 
 fn locked_project() -> Project {
-    let project = Project::new(SPEC);
-    let (code, _, stderr) = project.run(&["lock"]);
-    assert_eq!(code, 0, "{stderr}");
-    project
+    Project::locked(SPEC)
 }
 
 fn lockfile(project: &Project) -> Lockfile {

@@ -32,10 +32,7 @@ images:
 const NOW: &str = "2026-11-28T12:00:00Z";
 
 fn locked() -> Project {
-    let project = Project::new(SPEC);
-    let (code, _, stderr) = project.run(&["lock"]);
-    assert_eq!(code, 0, "{stderr}");
-    project
+    Project::locked(SPEC)
 }
 
 /// A newer Ubuntu 22.04 build in cn-bj2 than anything in examples/catalog.json.

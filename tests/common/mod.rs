@@ -47,6 +47,14 @@ impl Project {
         Self::with_config(spec, SimConfig::new(example_catalog()))
     }
 
+    /// A project on examples/catalog.json whose spec is already locked (`lock` exited 0).
+    pub fn locked(spec: &str) -> Self {
+        let project = Self::new(spec);
+        let (code, _, stderr) = project.run(&["lock"]);
+        assert_eq!(code, 0, "the first lock failed: {stderr}");
+        project
+    }
+
     pub fn with_catalog(spec: &str, catalog: Catalog) -> Self {
         Self::with_config(spec, SimConfig::new(catalog))
     }
