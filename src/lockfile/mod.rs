@@ -183,6 +183,32 @@ impl Staleness {
             && self.hand_edited.is_empty()
             && self.denied.is_empty()
     }
+
+    /// Why the entry `name` is behind its spec, if it is (a pin on a denied image aside). The
+    /// lists are sorted, so this is a binary search, not a scan per entry.
+    pub fn behind(&self, name: &str) -> Option<Behind> {
+        let has = |list: &[String]| list.binary_search_by(|n| n.as_str().cmp(name)).is_ok();
+        if has(&self.missing) {
+            Some(Behind::Missing)
+        } else if has(&self.hand_edited) {
+            Some(Behind::HandEdited)
+        } else if has(&self.changed) {
+            Some(Behind::Changed)
+        } else {
+            None
+        }
+    }
+}
+
+/// How an entry is behind its spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behind {
+    /// In the spec, not locked.
+    Missing,
+    /// Its pins were edited by hand.
+    HandEdited,
+    /// Its query changed since it was locked.
+    Changed,
 }
 
 impl Lockfile {

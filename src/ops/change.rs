@@ -2,7 +2,7 @@
 //! `update` and `outdated` all describe their work as a list of these, and every renderer (text,
 //! JSON, Markdown) reads the same type.
 
-use crate::lockfile::Pin;
+use crate::lockfile::{Behind, Pin};
 use crate::version::{Downgrade, HasVersion};
 
 /// Why a pin moves (or would).
@@ -23,6 +23,15 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// The reason a pin of an entry that is behind its spec moves.
+    pub fn from_behind(behind: Behind) -> Self {
+        match behind {
+            Behind::Missing => Reason::Missing,
+            Behind::HandEdited => Reason::HandEdited,
+            Behind::Changed => Reason::QueryChanged,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::Newer => "newer",

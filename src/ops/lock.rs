@@ -52,12 +52,7 @@ impl<'a> LockOperation<'a> {
         self.spec
             .images
             .values()
-            .filter(|q| {
-                s.missing.contains(&q.name)
-                    || s.changed.contains(&q.name)
-                    || s.hand_edited.contains(&q.name)
-                    || s.denied.iter().any(|d| d.entry == q.name)
-            })
+            .filter(|q| s.behind(&q.name).is_some() || s.denied.iter().any(|d| d.entry == q.name))
             .collect()
     }
 
@@ -165,17 +160,11 @@ impl<'a> LockOperation<'a> {
         Ok(LockResult { lockfile, changes })
     }
 
-    fn reason(&self, name: &String) -> Reason {
-        let s = &self.staleness;
-        if s.missing.contains(name) {
-            Reason::Missing
-        } else if s.hand_edited.contains(name) {
-            Reason::HandEdited
-        } else if s.changed.contains(name) {
-            Reason::QueryChanged
-        } else {
-            Reason::Denied
-        }
+    /// Why the entry is resolved again: behind its spec, else a pin on a denied image.
+    fn reason(&self, name: &str) -> Reason {
+        self.staleness
+            .behind(name)
+            .map_or(Reason::Denied, Reason::from_behind)
     }
 
     fn is_denied(&self, pin: &Pin) -> bool {

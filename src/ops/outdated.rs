@@ -91,15 +91,7 @@ pub async fn outdated(
 
     for query in spec.images.values() {
         let locked = lock.images.get(&query.name);
-        let behind = if staleness.missing.contains(&query.name) {
-            Some(Reason::Missing)
-        } else if staleness.hand_edited.contains(&query.name) {
-            Some(Reason::HandEdited)
-        } else if staleness.changed.contains(&query.name) {
-            Some(Reason::QueryChanged)
-        } else {
-            None
-        };
+        let behind = staleness.behind(&query.name).map(Reason::from_behind);
         if let Some(reason) = &query.hold {
             report.held.push(Held {
                 entry: query.name.clone(),

@@ -138,10 +138,7 @@ impl<'a> UpdateOperation<'a> {
                          `imagelock update {name}` without --region"
                     )));
                 }
-                let behind = staleness.missing.contains(name)
-                    || staleness.changed.contains(name)
-                    || staleness.hand_edited.contains(name);
-                if behind {
+                if staleness.behind(name).is_some() {
                     return Err(Error::Invalid(format!(
                         "`{name}` changed since it was locked; run `imagelock lock` first, then \
                          move one region with --region"
@@ -275,12 +272,11 @@ impl<'a> UpdateOperation<'a> {
         })
     }
 
-    fn reason(&self, name: &String, old: Option<&crate::lockfile::Pin>) -> Reason {
+    fn reason(&self, name: &str, old: Option<&crate::lockfile::Pin>) -> Reason {
         let s = &self.staleness;
         match old {
             None => Reason::Missing,
-            Some(_) if s.hand_edited.contains(name) => Reason::HandEdited,
-            Some(_) if s.changed.contains(name) => Reason::QueryChanged,
+            Some(_) if let Some(behind) = s.behind(name) => Reason::from_behind(behind),
             Some(pin) if self.spec.deny.contains_key(&pin.image_id) => Reason::Denied,
             Some(_) => Reason::Newer,
         }
